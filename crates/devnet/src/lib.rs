@@ -1,0 +1,231 @@
+//! The local devnet: an anvil L1, the `Inbox` contract, a proposer and a based node, started and
+//! stopped together. `based devnet` runs it for people; the end-to-end tests run it on free ports.
+//!
+//! Invariants:
+//! - Every process and task the devnet starts is stopped by [`Devnet::stop`] (and the anvil
+//!   process is killed on drop), so nothing outlives it.
+//! - The Inbox is deployed by dev account 0 as its first transaction, so its address is the
+//!   well-known [`based_node::args::DEVNET_INBOX`] on a fresh anvil.
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::Address;
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_signer_local::PrivateKeySigner;
+use based_anvil::{Anvil, AnvilOptions};
+use based_node::{NodeConfig, NodeHandle};
+use based_proposer::{ProposerConfig, ProposerHandle};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+/// The private keys of anvil's ten default accounts (mnemonic
+/// `test test test test test test test test test test test junk`). Public knowledge: for local
+/// development only. They are prefunded on L1 (anvil) and on the L2 devnet genesis.
+pub const DEV_KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// Index in [`DEV_KEYS`] of the account that deploys the Inbox.
+pub const DEPLOYER_KEY: usize = 0;
+/// Index in [`DEV_KEYS`] of the account that signs and pays for proposals.
+pub const PROPOSER_KEY: usize = 9;
+
+/// The signer of dev account `index` (0..10).
+pub fn dev_signer(index: usize) -> Option<PrivateKeySigner> {
+    DEV_KEYS.get(index).and_then(|k| k.parse().ok())
+}
+
+/// Devnet errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    /// Starting anvil failed.
+    #[error(transparent)]
+    Anvil(#[from] based_anvil::AnvilError),
+    /// An L1 call failed.
+    #[error("L1: {0}")]
+    L1(String),
+    /// The node failed to start.
+    #[error("node: {0}")]
+    Node(String),
+    /// The proposer failed to start.
+    #[error("proposer: {0}")]
+    Proposer(String),
+    /// Bad configuration.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// Devnet options.
+#[derive(Debug, Clone)]
+pub struct DevnetConfig {
+    /// L1 (anvil) port; `None` picks a free one.
+    pub l1_port: Option<u16>,
+    /// L2 node JSON-RPC port (0 picks a free one).
+    pub l2_port: u16,
+    /// Proposer JSON-RPC port (0 picks a free one).
+    pub proposer_port: u16,
+    /// L1 slot time in seconds.
+    pub block_time: u64,
+    /// Node data directory (wiped at start: the L1 is fresh every run).
+    pub datadir: PathBuf,
+    /// Show anvil's own output.
+    pub anvil_output: bool,
+    /// L1 poll interval of the node and the proposer.
+    pub poll_interval: Duration,
+}
+
+impl Default for DevnetConfig {
+    fn default() -> Self {
+        Self {
+            l1_port: Some(8545),
+            l2_port: 8546,
+            proposer_port: 8547,
+            block_time: 2,
+            datadir: PathBuf::from(".devnet"),
+            anvil_output: false,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A running devnet.
+#[derive(Debug)]
+pub struct Devnet {
+    /// The L1.
+    pub anvil: Anvil,
+    /// Inbox address on L1.
+    pub inbox: Address,
+    /// L1 block that deployed the Inbox.
+    pub inbox_block: u64,
+    /// The proposer.
+    pub proposer: ProposerHandle,
+    /// The node.
+    pub node: NodeHandle,
+}
+
+/// Deploys the Inbox from `signer`; returns its address and the deployment block number.
+pub async fn deploy_inbox(
+    l1_url: &str,
+    signer: PrivateKeySigner,
+) -> Result<(Address, u64), DevnetError> {
+    let url = l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?;
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
+    let tx = TransactionRequest::default().with_deploy_code(based_contracts::inbox_creation_code());
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .map_err(|e| DevnetError::L1(e.to_string()))?
+        .with_timeout(Some(Duration::from_secs(60)))
+        .get_receipt()
+        .await
+        .map_err(|e| DevnetError::L1(e.to_string()))?;
+    let address = receipt
+        .contract_address
+        .filter(|_| receipt.status())
+        .ok_or_else(|| DevnetError::L1("Inbox deployment failed".into()))?;
+    Ok((address, receipt.block_number.unwrap_or_default()))
+}
+
+impl Devnet {
+    /// Starts anvil, deploys the Inbox, starts the proposer and the node.
+    pub async fn start(cfg: DevnetConfig) -> Result<Self, DevnetError> {
+        let anvil = Anvil::spawn(&AnvilOptions {
+            port: cfg.l1_port,
+            block_time: Some(cfg.block_time),
+            inherit_output: cfg.anvil_output,
+            ..AnvilOptions::default()
+        })?;
+        let l1_url = anvil.endpoint();
+        let deployer =
+            dev_signer(DEPLOYER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?;
+        let (inbox, inbox_block) = deploy_inbox(&l1_url, deployer).await?;
+        tracing::info!(target: "devnet", %inbox, inbox_block, "Inbox deployed");
+
+        let chain = Arc::new(
+            based_chainspec::ChainSpec::load("devnet")
+                .map_err(|e| DevnetError::Config(e.to_string()))?,
+        );
+        let chain_id = chain.chain_id();
+        let proposer_signer =
+            dev_signer(PROPOSER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?;
+
+        if cfg.datadir.exists() {
+            std::fs::remove_dir_all(&cfg.datadir).map_err(|e| {
+                DevnetError::Config(format!("wiping {}: {e}", cfg.datadir.display()))
+            })?;
+        }
+        let node = based_node::launch(NodeConfig {
+            chain: chain.clone(),
+            datadir: cfg.datadir.join("node"),
+            l1_rpc_url: l1_url.clone(),
+            l1_beacon_url: l1_url.clone(),
+            inbox,
+            l1_start_block: inbox_block.saturating_sub(1),
+            poll_interval: cfg.poll_interval,
+            confirmations: 2,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], cfg.l2_port)),
+            proposer_url: None,
+        })
+        .await
+        .map_err(|e| DevnetError::Node(e.to_string()))?;
+
+        let proposer = based_proposer::spawn(ProposerConfig {
+            l1_rpc_url: l1_url,
+            l2_rpc_url: Some(node.rpc_url()),
+            inbox,
+            signer: proposer_signer.clone(),
+            l2_chain_id: chain_id,
+            fee_recipient: proposer_signer.address(),
+            default_gas_limit: chain.genesis_header().gas_limit,
+            poll_interval: cfg.poll_interval,
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], cfg.proposer_port)),
+            pool_capacity: 10_000,
+            max_blobs: 6,
+        })
+        .await
+        .map_err(|e| DevnetError::Proposer(e.to_string()))?;
+        node.set_forwarder(&format!("http://{}", proposer.rpc_addr()))
+            .map_err(|e| DevnetError::Node(e.to_string()))?;
+
+        Ok(Self { anvil, inbox, inbox_block, proposer, node })
+    }
+
+    /// Stops the node, the proposer and anvil.
+    pub async fn stop(mut self) {
+        self.node.stop().await;
+        self.proposer.stop().await;
+        self.anvil.kill();
+    }
+
+    /// A human-readable summary: endpoints and funded dev keys.
+    pub fn banner(&self) -> String {
+        let mut out = String::new();
+        out.push_str("based devnet is running\n\n");
+        out.push_str(&format!("  L1 RPC (anvil, chain id 31337): {}\n", self.anvil.endpoint()));
+        out.push_str(&format!("  L1 beacon API (blobs):          {}\n", self.anvil.endpoint()));
+        out.push_str(&format!("  L1 Inbox:                       {}\n", self.inbox));
+        out.push_str(&format!("  L2 RPC (based node):            {}\n", self.node.rpc_url()));
+        out.push_str(&format!(
+            "  Proposer RPC:                   http://{}\n",
+            self.proposer.rpc_addr()
+        ));
+        out.push_str("\nFunded dev accounts (L1 and L2; account 9 pays for proposals):\n");
+        for (i, key) in DEV_KEYS.iter().enumerate() {
+            let addr = dev_signer(i).map(|s| s.address()).unwrap_or_default();
+            out.push_str(&format!("  ({i}) {addr}  {key}\n"));
+        }
+        out.push_str(
+            "\nTry: cast send --rpc-url <L2 RPC> --private-key <key> <to> --value 1ether\n",
+        );
+        out.push_str("Ctrl-C stops everything.\n");
+        out
+    }
+}

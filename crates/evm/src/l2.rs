@@ -1,0 +1,360 @@
+//! L2 block execution (protocol section 5).
+
+use std::fmt::Debug;
+
+use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, Sealed, Transaction, TxEnvelope, TxReceipt,
+    proofs::{calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root},
+    transaction::SignerRecoverable,
+};
+use alloy_eips::{
+    Decodable2718,
+    eip1559::{BaseFeeParams, INITIAL_BASE_FEE},
+    eip4788::SYSTEM_ADDRESS,
+    eip4895::Withdrawal,
+    eip7685::EMPTY_REQUESTS_HASH,
+};
+use alloy_evm::{
+    Evm, EvmEnv, EvmFactory, FromRecoveredTx,
+    block::SystemCaller,
+    eth::{
+        EthEvmFactory,
+        receipt_builder::{AlloyReceiptBuilder, ReceiptBuilder, ReceiptBuilderCtx},
+    },
+};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
+use based_chainspec::L1_ANCHOR_ADDRESS;
+use based_primitives::L1Anchor;
+use revm::{
+    DatabaseCommit, DatabaseRef,
+    context::{
+        BlockEnv, CfgEnv, TxEnv,
+        result::{EVMError, InvalidTransaction},
+    },
+    context_interface::block::BlobExcessGasAndPrice,
+    database::{State, states::bundle_state::BundleRetention},
+    database_interface::{DBErrorMarker, DatabaseCommitExt, WrapDatabaseRef},
+    primitives::hardfork::SpecId,
+};
+
+use crate::{ExecError, ExecutedBlock, ForkSpec, SkipReason, SkippedTx};
+
+/// Minimum L2 block gas limit (protocol section 4.3, `MIN_L2_GAS_LIMIT`).
+pub const L2_MIN_GAS_LIMIT: u64 = 5000;
+
+/// Maximum number of deposits credited in one L2 block (protocol section 6).
+pub const L2_BLOCK_MAX_DEPOSITS: usize = 256;
+
+const GWEI: u128 = 1_000_000_000;
+
+/// An L1 deposit credited on L2 (carried in the block's `withdrawals` list, EIP-4895 shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Deposit {
+    /// Deposit id (sequence number of the `Deposited` event); becomes the withdrawal `index`.
+    pub id: u64,
+    /// Credited L2 account.
+    pub to: Address,
+    /// Amount in gwei.
+    pub amount_gwei: u64,
+}
+
+impl Deposit {
+    /// The EIP-4895 withdrawal carrying this deposit (`validator_index` is always 0).
+    pub const fn to_withdrawal(&self) -> Withdrawal {
+        Withdrawal {
+            index: self.id,
+            validator_index: 0,
+            address: self.to,
+            amount: self.amount_gwei,
+        }
+    }
+}
+
+/// Everything needed to execute one derived L2 block.
+#[derive(Debug, Clone)]
+pub struct BlockInput {
+    /// The parent header (sealed with its hash).
+    pub parent: SealedHeader,
+    /// Block timestamp (must be > parent timestamp).
+    pub timestamp: u64,
+    /// Fee recipient (coinbase).
+    pub fee_recipient: Address,
+    /// Gas limit (must be within [`gas_limit_bounds`]).
+    pub gas_limit: u64,
+    /// L1 anchor block.
+    pub anchor: L1Anchor,
+    /// Deposits credited before anything else (at most [`L2_BLOCK_MAX_DEPOSITS`]).
+    pub deposits: Vec<Deposit>,
+    /// Raw EIP-2718 transactions in order.
+    pub transactions: Vec<Bytes>,
+}
+
+/// Maximum L2 block gas limit (protocol section 4.3, `MAX_L2_GAS_LIMIT`).
+pub const L2_MAX_GAS_LIMIT: u64 = 60_000_000;
+
+/// Inclusive range of L2 gas limits (protocol section 4.3 rule 7): `[L2_MIN_GAS_LIMIT,
+/// L2_MAX_GAS_LIMIT]`, independent of the parent. (Unlike Ethereum, a block may change the gas limit by
+/// any amount within the range; the EIP-1559 base fee still moves at most 12.5% per block.)
+pub const fn gas_limit_bounds() -> (u64, u64) {
+    (L2_MIN_GAS_LIMIT, L2_MAX_GAS_LIMIT)
+}
+
+/// `prevrandao` (header `mix_hash`) of an L2 block: `keccak256(anchor.hash || u64be(number))`.
+/// Deterministic and committed by L1, but NOT unbiasable randomness (the proposer picks the anchor).
+pub fn l2_prevrandao(anchor: &L1Anchor, number: u64) -> B256 {
+    let mut buf = [0u8; 40];
+    let (h, n) = buf.split_at_mut(32);
+    h.copy_from_slice(anchor.hash.as_slice());
+    n.copy_from_slice(&number.to_be_bytes());
+    keccak256(buf)
+}
+
+/// Calldata of the anchor system call: `u256be(anchor.number) || anchor.hash` (64 bytes).
+pub fn anchor_calldata(anchor: &L1Anchor) -> Bytes {
+    let mut buf = [0u8; 64];
+    let (n, h) = buf.split_at_mut(32);
+    n.copy_from_slice(&U256::from(anchor.number).to_be_bytes::<32>());
+    h.copy_from_slice(anchor.hash.as_slice());
+    Bytes::copy_from_slice(&buf)
+}
+
+/// A header sealed with its hash.
+pub type SealedHeader = Sealed<Header>;
+
+pub(crate) type StateOf<DB> = State<WrapDatabaseRef<DB>>;
+
+pub(crate) fn evm_env(spec: SpecId, chain_id: u64, header: &Header) -> EvmEnv {
+    let mut cfg_env = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
+    cfg_env.tx_chain_id_check = true;
+    let block_env = BlockEnv {
+        number: U256::from(header.number),
+        beneficiary: header.beneficiary,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: header.difficulty,
+        prevrandao: Some(header.mix_hash),
+        blob_excess_gas_and_price: header
+            .excess_blob_gas
+            .map(|excess| BlobExcessGasAndPrice::new_with_spec(excess, spec)),
+        ..Default::default()
+    };
+    EvmEnv { cfg_env, block_env }
+}
+
+pub(crate) fn db_err(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Database(e.to_string())
+}
+
+pub(crate) fn map_invalid(
+    e: &InvalidTransaction,
+    tx: &TxEnvelope,
+    account_nonce: Option<u64>,
+) -> SkipReason {
+    match e {
+        InvalidTransaction::InvalidChainId | InvalidTransaction::MissingChainId => {
+            SkipReason::WrongChainId
+        }
+        InvalidTransaction::NonceTooHigh { tx, state }
+        | InvalidTransaction::NonceTooLow { tx, state } => {
+            SkipReason::BadNonce { tx: *tx, account: *state }
+        }
+        InvalidTransaction::LackOfFundForMaxFee { .. }
+        | InvalidTransaction::OverflowPaymentInTransaction => SkipReason::InsufficientFunds,
+        InvalidTransaction::GasPriceLessThanBasefee => SkipReason::FeeCapBelowBaseFee,
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => SkipReason::PriorityFeeAboveFeeCap,
+        InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
+        | InvalidTransaction::GasFloorMoreThanGasLimit { .. } => SkipReason::IntrinsicGasTooLow,
+        InvalidTransaction::RejectCallerWithCode => SkipReason::SenderHasCode,
+        InvalidTransaction::CreateInitCodeSizeLimit => SkipReason::InitCodeTooLarge,
+        InvalidTransaction::CallerGasLimitMoreThanBlock => {
+            SkipReason::GasLimitExceedsBlock { tx_gas_limit: tx.gas_limit(), available: 0 }
+        }
+        other => {
+            let _ = account_nonce;
+            SkipReason::Other(other.to_string())
+        }
+    }
+}
+
+/// Builds the receipt of an executed transaction.
+pub(crate) fn build_receipt<E: Evm>(
+    evm: &E,
+    tx: &TxEnvelope,
+    result: revm::context::result::ExecutionResult<E::HaltReason>,
+    state: &revm::state::EvmState,
+    cumulative_gas_used: u64,
+) -> ReceiptEnvelope {
+    AlloyReceiptBuilder::default().build_receipt(ReceiptBuilderCtx {
+        tx_type: tx.tx_type(),
+        evm,
+        result,
+        state,
+        cumulative_gas_used,
+    })
+}
+
+pub(crate) fn logs_bloom(receipts: &[ReceiptEnvelope]) -> Bloom {
+    let mut bloom = Bloom::ZERO;
+    for r in receipts {
+        bloom.accrue_bloom(&r.bloom());
+    }
+    bloom
+}
+
+/// Executes an L2 block on top of `db` (the parent state) under Prague rules.
+///
+/// Returns the header with `state_root = B256::ZERO` (the caller computes it from `bundle`).
+pub fn execute_l2_block<DB>(
+    chain_id: u64,
+    db: DB,
+    input: &BlockInput,
+) -> Result<ExecutedBlock, ExecError>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: DBErrorMarker,
+{
+    let parent = &input.parent;
+    let number = parent
+        .number
+        .checked_add(1)
+        .ok_or_else(|| ExecError::Input("block number overflow".into()))?;
+    if input.timestamp <= parent.timestamp {
+        return Err(ExecError::Input(format!(
+            "timestamp {} not above parent timestamp {}",
+            input.timestamp, parent.timestamp
+        )));
+    }
+    let (lo, hi) = gas_limit_bounds();
+    if input.gas_limit < lo || input.gas_limit > hi {
+        return Err(ExecError::Input(format!(
+            "gas limit {} outside [{lo}, {hi}]",
+            input.gas_limit
+        )));
+    }
+    if input.deposits.len() > L2_BLOCK_MAX_DEPOSITS {
+        return Err(ExecError::Input(format!(
+            "{} deposits > {L2_BLOCK_MAX_DEPOSITS}",
+            input.deposits.len()
+        )));
+    }
+    let base_fee =
+        parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(INITIAL_BASE_FEE);
+    let withdrawals: Vec<Withdrawal> = input.deposits.iter().map(Deposit::to_withdrawal).collect();
+
+    let mut header = Header {
+        parent_hash: parent.hash(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: input.fee_recipient,
+        state_root: B256::ZERO,
+        transactions_root: B256::ZERO,
+        receipts_root: B256::ZERO,
+        logs_bloom: Bloom::ZERO,
+        difficulty: U256::ZERO,
+        number,
+        gas_limit: input.gas_limit,
+        gas_used: 0,
+        timestamp: input.timestamp,
+        extra_data: Bytes::new(),
+        mix_hash: l2_prevrandao(&input.anchor, number),
+        nonce: Default::default(),
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(calculate_withdrawals_root(&withdrawals)),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(input.anchor.hash),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
+    };
+
+    let state: StateOf<DB> = State::builder().with_database_ref(db).with_bundle_update().build();
+    let mut evm =
+        EthEvmFactory::default().create_evm(state, evm_env(SpecId::PRAGUE, chain_id, &header));
+
+    // 1. Deposits: plain balance increments before anything else.
+    evm.db_mut()
+        .increment_balances(
+            input.deposits.iter().map(|d| (d.to, u128::from(d.amount_gwei).saturating_mul(GWEI))),
+        )
+        .map_err(db_err)?;
+
+    // 2. L1 anchor system call.
+    let res = evm
+        .transact_system_call(SYSTEM_ADDRESS, L1_ANCHOR_ADDRESS, anchor_calldata(&input.anchor))
+        .map_err(|e| ExecError::SystemCall(format!("anchor: {e}")))?;
+    if !res.result.is_success() {
+        return Err(ExecError::SystemCall(format!("anchor call failed: {:?}", res.result)));
+    }
+    evm.db_mut().commit(res.state);
+
+    // 3. EIP-2935 (parent hash) and EIP-4788 (beacon root := anchor hash) system calls.
+    let mut system = SystemCaller::new(ForkSpec::new(SpecId::PRAGUE, None));
+    system
+        .apply_blockhashes_contract_call(parent.hash(), &mut evm)
+        .map_err(|e| ExecError::SystemCall(e.to_string()))?;
+    system
+        .apply_beacon_root_contract_call(Some(input.anchor.hash), &mut evm)
+        .map_err(|e| ExecError::SystemCall(e.to_string()))?;
+
+    // 4. Transactions; invalid ones are skipped.
+    let mut transactions = Vec::with_capacity(input.transactions.len());
+    let mut senders = Vec::with_capacity(input.transactions.len());
+    let mut receipts = Vec::with_capacity(input.transactions.len());
+    let mut skipped = Vec::new();
+    let mut cumulative_gas_used = 0u64;
+    for (index, raw) in input.transactions.iter().enumerate() {
+        let skip = |reason: SkipReason| SkippedTx { index, hash: keccak256(raw), reason };
+        let Ok(tx) = TxEnvelope::decode_2718_exact(raw.as_ref()) else {
+            skipped.push(skip(SkipReason::Undecodable));
+            continue;
+        };
+        if tx.is_eip4844() {
+            skipped.push(skip(SkipReason::BlobTransaction));
+            continue;
+        }
+        let Ok(sender) = tx.recover_signer() else {
+            skipped.push(skip(SkipReason::InvalidSignature));
+            continue;
+        };
+        if tx.chain_id().is_some_and(|id| id != chain_id) {
+            skipped.push(skip(SkipReason::WrongChainId));
+            continue;
+        }
+        let available = input.gas_limit.saturating_sub(cumulative_gas_used);
+        if tx.gas_limit() > available {
+            skipped.push(skip(SkipReason::GasLimitExceedsBlock {
+                tx_gas_limit: tx.gas_limit(),
+                available,
+            }));
+            continue;
+        }
+        match evm.transact(TxEnv::from_recovered_tx(&tx, sender)) {
+            Ok(out) => {
+                cumulative_gas_used = cumulative_gas_used.saturating_add(out.result.tx_gas_used());
+                let receipt = build_receipt(&evm, &tx, out.result, &out.state, cumulative_gas_used);
+                evm.db_mut().commit(out.state);
+                receipts.push(receipt);
+                transactions.push(tx);
+                senders.push(sender);
+            }
+            Err(EVMError::Transaction(e)) => {
+                tracing::debug!(target: "based::evm", index, error = %e, "skipping invalid transaction");
+                skipped.push(skip(map_invalid(&e, &tx, None)));
+            }
+            Err(EVMError::Database(e)) => return Err(db_err(e)),
+            Err(e) => skipped.push(skip(SkipReason::Other(e.to_string()))),
+        }
+    }
+
+    let mut state = evm.into_db();
+    state.merge_transitions(BundleRetention::Reverts);
+    let bundle = state.take_bundle();
+
+    header.gas_used = cumulative_gas_used;
+    header.transactions_root = calculate_transaction_root(&transactions);
+    header.receipts_root = calculate_receipt_root(&receipts);
+    header.logs_bloom = logs_bloom(&receipts);
+
+    Ok(ExecutedBlock { header, transactions, senders, receipts, withdrawals, skipped, bundle })
+}

@@ -1,0 +1,81 @@
+//! Command-line arguments of `based node` (clap groups with dotted names and env fallbacks).
+
+use alloy_primitives::Address;
+use clap::Args;
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+/// The devnet Inbox address: the first contract deployed by anvil's first dev account.
+pub const DEVNET_INBOX: Address =
+    alloy_primitives::address!("0x5FbDB2315678afecb367f032d93F642f64180aa3");
+
+/// L1 connection.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "L1")]
+pub struct L1Args {
+    /// L1 execution client JSON-RPC URL.
+    #[arg(long = "l1.rpc-url", env = "BASED_L1_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    pub rpc_url: String,
+    /// L1 beacon node API URL (blobs). Defaults to the RPC URL (anvil serves both).
+    #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL")]
+    pub beacon_url: Option<String>,
+    /// Address of the L1 Inbox contract.
+    #[arg(long = "l1.inbox-address", env = "BASED_L1_INBOX_ADDRESS", default_value_t = DEVNET_INBOX)]
+    pub inbox_address: Address,
+    /// L1 block after which derivation starts (the Inbox deployment block or earlier).
+    #[arg(long = "l1.start-block", env = "BASED_L1_START_BLOCK", default_value_t = 0)]
+    pub start_block: u64,
+    /// Poll interval for new L1 blocks, in milliseconds.
+    #[arg(long = "l1.poll-interval-ms", env = "BASED_L1_POLL_INTERVAL_MS", default_value_t = 500)]
+    pub poll_interval_ms: u64,
+    /// L1 blocks after which derived L2 blocks count as `safe`.
+    #[arg(long = "l1.confirmations", env = "BASED_L1_CONFIRMATIONS", default_value_t = 2)]
+    pub confirmations: u64,
+}
+
+impl L1Args {
+    /// The poll interval as a duration.
+    pub const fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+/// L2 JSON-RPC server.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "HTTP JSON-RPC")]
+pub struct HttpArgs {
+    /// Listen address.
+    #[arg(long = "http.addr", env = "BASED_HTTP_ADDR", default_value = "127.0.0.1")]
+    pub addr: IpAddr,
+    /// Listen port (0 picks a free one).
+    #[arg(long = "http.port", env = "BASED_HTTP_PORT", default_value_t = 8546)]
+    pub port: u16,
+}
+
+/// Where `eth_sendRawTransaction` is forwarded.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Proposer")]
+pub struct ForwardArgs {
+    /// JSON-RPC URL of a proposer (or gateway) that accepts L2 transactions.
+    #[arg(long = "proposer.url", env = "BASED_PROPOSER_URL")]
+    pub proposer_url: Option<String>,
+}
+
+/// `based node` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// Chain: a known name (`devnet`) or a path to an alloy genesis JSON file.
+    #[arg(long = "chain", env = "BASED_CHAIN", default_value = "devnet")]
+    pub chain: String,
+    /// Data directory (the store lives in `<datadir>/db`).
+    #[arg(long = "datadir", env = "BASED_DATADIR", default_value = "./data")]
+    pub datadir: PathBuf,
+    /// L1 connection.
+    #[command(flatten)]
+    pub l1: L1Args,
+    /// L2 JSON-RPC server.
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Transaction forwarding.
+    #[command(flatten)]
+    pub forward: ForwardArgs,
+}

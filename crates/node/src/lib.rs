@@ -1,0 +1,235 @@
+//! The based node: follows L1, derives L2 blocks from the blobs of `Inbox` proposals, executes and
+//! persists them, unwinds on L1 reorgs and serves L2 JSON-RPC.
+//!
+//! Wiring: [`based_l1::L1Watcher`] (ExEx-shaped notifications) → [`driver::Driver`] (derivation
+//! with [`based_derive`], import with [`based_engine`] into [`based_storage::Store`]) → the
+//! acknowledgement of the highest L1 block fully processed. [`based_rpc`] serves the store.
+//!
+//! Invariants:
+//! - The derivation state after an L1 block is persisted atomically with the last L2 block derived
+//!   from it, so after a crash the node resumes exactly after the last fully processed L1 block
+//!   (L2 blocks of a half-processed L1 block are unwound at start).
+//! - An L1 block is acknowledged to the L1 source only after it is persisted.
+//! - L1 reorgs unwind exactly the L2 blocks derived from orphaned L1 blocks, then re-derive.
+
+pub mod adapter;
+pub mod args;
+pub mod driver;
+pub mod meta;
+mod service;
+
+pub use driver::{Driver, DriverError};
+pub use service::{NodeBackend, SwappableForwarder};
+
+use alloy_consensus::{Header, Sealed};
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::Address;
+use based_chainspec::ChainSpec;
+use based_l1::{BeaconBlockId, BeaconClient, InboxFilter, L1Watcher, L1WatcherConfig, StartFrom};
+use based_rpc::{RpcConfig, RpcDeps, RpcServer, RpcServerHandle};
+use based_storage::Store;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// Everything `launch` needs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The L2 chain.
+    pub chain: Arc<ChainSpec>,
+    /// Data directory; the store is `<datadir>/db`.
+    pub datadir: PathBuf,
+    /// L1 execution client JSON-RPC URL.
+    pub l1_rpc_url: String,
+    /// L1 beacon API base URL (blobs).
+    pub l1_beacon_url: String,
+    /// The L1 Inbox address.
+    pub inbox: Address,
+    /// L1 block after which derivation starts.
+    pub l1_start_block: u64,
+    /// L1 poll interval.
+    pub poll_interval: Duration,
+    /// L1 confirmations after which derived L2 blocks are `safe`.
+    pub confirmations: u64,
+    /// L2 JSON-RPC listen address.
+    pub http_addr: SocketAddr,
+    /// Proposer URL for `eth_sendRawTransaction` forwarding.
+    pub proposer_url: Option<String>,
+}
+
+/// Errors starting the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Store failure.
+    #[error("store: {0}")]
+    Store(#[from] based_storage::StoreError),
+    /// Driver failure.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    /// L1 failure at start-up.
+    #[error("L1: {0}")]
+    L1(String),
+    /// RPC server failure.
+    #[error("rpc: {0}")]
+    Rpc(String),
+    /// Bad configuration.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    rpc: RpcServerHandle,
+    forwarder: Arc<SwappableForwarder>,
+    shutdown: watch::Sender<bool>,
+    driver: Option<std::thread::JoinHandle<()>>,
+    watcher: tokio::task::JoinHandle<()>,
+    backend: Arc<NodeBackend>,
+    store: Store,
+}
+
+impl NodeHandle {
+    /// HTTP URL of the L2 JSON-RPC server.
+    pub fn rpc_url(&self) -> String {
+        self.rpc.http_url()
+    }
+
+    /// The node's store (read access for tests and tools).
+    pub const fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The node's status backend.
+    pub const fn backend(&self) -> &Arc<NodeBackend> {
+        &self.backend
+    }
+
+    /// Points `eth_sendRawTransaction` forwarding at `url`.
+    pub fn set_forwarder(&self, url: &str) -> Result<(), NodeError> {
+        self.forwarder.set(url).map_err(|e| NodeError::Config(e.to_string()))
+    }
+
+    /// Stops the RPC server, the driver and the L1 watcher, and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        self.rpc.stop().await;
+        self.watcher.abort();
+        let _ = (&mut self.watcher).await;
+        if let Some(driver) = self.driver.take() {
+            let _ = tokio::task::spawn_blocking(move || driver.join()).await;
+        }
+    }
+}
+
+fn url(s: &str) -> Result<alloy_transport_http::reqwest::Url, NodeError> {
+    s.parse().map_err(|e| NodeError::Config(format!("bad URL {s}: {e}")))
+}
+
+/// Starts the node: opens the store, starts the L1 watcher, the driver thread and the RPC server.
+pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+    std::fs::create_dir_all(&cfg.datadir)
+        .map_err(|e| NodeError::Config(format!("datadir {}: {e}", cfg.datadir.display())))?;
+    let store = Store::open(cfg.datadir.join("db"))?;
+    let l1 =
+        alloy_provider::RootProvider::<alloy_network::Ethereum>::new_http(url(&cfg.l1_rpc_url)?);
+
+    let l1_start = fetch_l1_head(&l1, cfg.l1_start_block).await?;
+    let driver = Driver::open(store.clone(), cfg.chain.clone(), cfg.inbox, l1_start)?;
+    let start = resume_point(&driver)?;
+    info!(
+        target: "based::node",
+        chain_id = cfg.chain.chain_id(),
+        l1_processed = driver.state().l1_head().number,
+        l2_head = driver.state().l2_head().number,
+        "node starting"
+    );
+
+    let mut wcfg = L1WatcherConfig::new(url(&cfg.l1_rpc_url)?);
+    wcfg.poll_interval = cfg.poll_interval;
+    wcfg.beacon = Some(BeaconClient::new(
+        url(&cfg.l1_beacon_url)?,
+        BeaconBlockId::ExecutionBlockHash,
+        Duration::from_secs(10),
+    ));
+    let watcher = L1Watcher::spawn(wcfg, InboxFilter::new(cfg.inbox), start)
+        .map_err(|e| NodeError::L1(e.to_string()))?;
+
+    let backend =
+        Arc::new(NodeBackend::new(store.clone(), cfg.confirmations, watcher.heads.clone()));
+    backend.refresh(driver.state());
+    let forwarder = Arc::new(SwappableForwarder::default());
+    if let Some(u) = &cfg.proposer_url {
+        forwarder.set(u).map_err(|e| NodeError::Config(e.to_string()))?;
+    }
+    let rpc = RpcServer::start(
+        cfg.http_addr,
+        RpcDeps {
+            chain: Arc::new(store.clone()),
+            based: backend.clone(),
+            forwarder: forwarder.clone(),
+            config: RpcConfig::new(cfg.chain.chain_id()),
+        },
+    )
+    .await
+    .map_err(|e| NodeError::Rpc(e.to_string()))?;
+    info!(target: "based::node", url = %rpc.http_url(), "L2 JSON-RPC listening");
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let based_l1::L1WatcherHandle { notifications, acks, task, .. } = watcher;
+    let driver_backend = backend.clone();
+    let driver = std::thread::Builder::new()
+        .name("based-driver".into())
+        .spawn(move || {
+            service::run_driver(driver, notifications, acks, driver_backend, shutdown_rx)
+        })
+        .map_err(|e| NodeError::Config(format!("spawning driver thread: {e}")))?;
+
+    Ok(NodeHandle { rpc, forwarder, shutdown, driver: Some(driver), watcher: task, backend, store })
+}
+
+/// Reads L1 block `number` as the derivation's starting point (retrying while L1 is unreachable).
+async fn fetch_l1_head(
+    l1: &alloy_provider::RootProvider,
+    number: u64,
+) -> Result<based_derive::L1Head, NodeError> {
+    use alloy_provider::Provider;
+    let mut delay = Duration::from_millis(200);
+    for attempt in 0..20 {
+        match l1.get_block_by_number(BlockNumberOrTag::Number(number)).await {
+            Ok(Some(b)) => {
+                return Ok(based_derive::L1Head {
+                    number,
+                    hash: b.header.hash,
+                    timestamp: b.header.timestamp,
+                });
+            }
+            Ok(None) => {
+                return Err(NodeError::L1(format!("L1 start block {number} does not exist")));
+            }
+            Err(e) => {
+                warn!(target: "based::node", attempt, error = %e, "L1 unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Err(NodeError::L1("L1 unreachable at start-up".into()))
+}
+
+/// Where the L1 watcher resumes: after the last processed L1 block, with the persisted headers of
+/// recent processed blocks so a reorg that happened while the node was down is detected.
+fn resume_point(driver: &Driver) -> Result<StartFrom, NodeError> {
+    let head = driver.state().l1_head().number;
+    let headers = meta::load_l1_headers(driver.store(), head, 256)?;
+    if headers.is_empty() {
+        return Ok(StartFrom::Block(head.saturating_add(1)));
+    }
+    let sealed: Vec<Sealed<Header>> = headers.into_iter().map(Sealed::new).collect();
+    Ok(StartFrom::Resume(sealed))
+}
+
+/// Logs a fatal driver error (the driver thread stops; RPC keeps serving what is stored).
+pub(crate) fn report_fatal(e: &DriverError) {
+    error!(target: "based::node", error = %e, "driver stopped");
+}

@@ -1,0 +1,381 @@
+//! The based proposer: collects L2 transactions and posts them to the L1 `Inbox` in blob
+//! transactions, one batch per proposal (docs/protocol.md §3).
+//!
+//! The proposer is untrusted by design: nodes re-check every rule of the spec and skip what is
+//! invalid, so a proposer bug can waste L1 gas but never break the L2. It is permissionless in v0;
+//! the preconfirmation gateway later becomes the poster.
+//!
+//! Invariants:
+//! - Every manifest it builds satisfies the contextual rules it can check locally (timestamps
+//!   non-decreasing and not after the L1 head it anchors to, anchor = a recent L1 block, the L2
+//!   block gas limit respected by the sum of declared transaction gas limits).
+//! - Transactions taken from the pool are put back (in order) when a proposal fails to land.
+
+pub mod pool;
+mod rpc;
+
+use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
+use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use based_contracts::Inbox;
+use based_primitives::{Batch, BlockManifest, L1Anchor};
+use pool::{PooledTx, TxPool};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+pub use rpc::ProposerRpcClient;
+
+/// How long the proposer waits for its blob transaction to be included before requeueing.
+pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Proposer configuration.
+#[derive(Debug, Clone)]
+pub struct ProposerConfig {
+    /// L1 execution client JSON-RPC URL.
+    pub l1_rpc_url: String,
+    /// L2 node JSON-RPC URL (to read the L2 head's timestamp and gas limit); optional.
+    pub l2_rpc_url: Option<String>,
+    /// The L1 `Inbox` address.
+    pub inbox: Address,
+    /// Key that signs and pays for the L1 blob transactions.
+    pub signer: PrivateKeySigner,
+    /// L2 chain id (transactions for another chain are refused).
+    pub l2_chain_id: u64,
+    /// L2 fee recipient written into every manifest.
+    pub fee_recipient: Address,
+    /// L2 block gas limit used when the L2 head cannot be read.
+    pub default_gas_limit: u64,
+    /// How often to poll L1 for a new head.
+    pub poll_interval: Duration,
+    /// Where to serve `eth_sendRawTransaction`.
+    pub rpc_addr: SocketAddr,
+    /// Maximum number of queued transactions.
+    pub pool_capacity: usize,
+    /// Maximum blobs per proposal.
+    pub max_blobs: usize,
+}
+
+/// Errors of one proposal attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposerError {
+    /// L1 or L2 RPC failure.
+    #[error("rpc: {0}")]
+    Rpc(String),
+    /// The batch could not be encoded into blobs.
+    #[error("encode: {0}")]
+    Encode(String),
+    /// The proposal transaction reverted or was dropped.
+    #[error("proposal not included: {0}")]
+    NotIncluded(String),
+    /// Starting the JSON-RPC server failed.
+    #[error("rpc server: {0}")]
+    Server(String),
+}
+
+/// What the proposer needs to know about the chain to build one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchContext {
+    /// L2 chain id.
+    pub chain_id: u64,
+    /// The L1 block to anchor to (the current L1 head: the proposal lands after it).
+    pub anchor: L1Anchor,
+    /// Timestamp of the anchor block.
+    pub anchor_timestamp: u64,
+    /// Timestamp of the latest L2 block known (or proposed).
+    pub parent_timestamp: u64,
+    /// L2 block gas limit.
+    pub gas_limit: u64,
+    /// L2 fee recipient.
+    pub fee_recipient: Address,
+}
+
+/// The result of [`build_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltBatch {
+    /// The batch: one L2 block manifest.
+    pub batch: Batch,
+    /// Transactions that can never fit a block (declared gas above the block gas limit).
+    pub dropped: Vec<B256>,
+    /// Transactions that did not fit this block, in order (to be put back in the pool).
+    pub leftover: Vec<PooledTx>,
+}
+
+/// Builds a one-block batch from the front of `txs` while their summed declared gas limits fit the
+/// block gas limit.
+///
+/// The timestamp is `max(anchor_timestamp, parent_timestamp + 1)`: strictly after the parent
+/// (protocol §4.3) and, because the parent landed no later than the current L1 head, no later than
+/// the L1 block the proposal lands in. A transaction whose own gas limit exceeds the block gas
+/// limit can never be included and is dropped.
+pub fn build_batch(txs: Vec<PooledTx>, ctx: &BatchContext) -> BuiltBatch {
+    let mut manifest = BlockManifest {
+        timestamp: ctx.anchor_timestamp.max(ctx.parent_timestamp.saturating_add(1)),
+        fee_recipient: ctx.fee_recipient,
+        gas_limit: ctx.gas_limit,
+        anchor: ctx.anchor,
+        transactions: Vec::new(),
+    };
+    let mut dropped = Vec::new();
+    let mut leftover = Vec::new();
+    let mut gas = 0u64;
+    for tx in txs {
+        if tx.gas_limit > ctx.gas_limit {
+            dropped.push(tx.hash);
+            continue;
+        }
+        let next = gas.saturating_add(tx.gas_limit);
+        if next > ctx.gas_limit || !leftover.is_empty() {
+            leftover.push(tx);
+            continue;
+        }
+        gas = next;
+        manifest.transactions.push(tx.raw);
+    }
+    BuiltBatch {
+        batch: Batch { chain_id: ctx.chain_id, manifests: vec![manifest] },
+        dropped,
+        leftover,
+    }
+}
+
+/// A running proposer.
+#[derive(Debug)]
+pub struct ProposerHandle {
+    rpc_addr: SocketAddr,
+    pool: Arc<TxPool>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    server: jsonrpsee::server::ServerHandle,
+}
+
+impl ProposerHandle {
+    /// Address of the transaction-submission JSON-RPC server.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    /// The transaction pool.
+    pub fn pool(&self) -> &Arc<TxPool> {
+        &self.pool
+    }
+
+    /// Stops the proposal loop and the RPC server and waits for both.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.stop();
+        self.server.stopped().await;
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the RPC server and the proposal loop.
+pub async fn spawn(config: ProposerConfig) -> Result<ProposerHandle, ProposerError> {
+    let pool = Arc::new(TxPool::new(config.l2_chain_id, config.pool_capacity));
+    let (rpc_addr, server) = rpc::start(config.rpc_addr, pool.clone(), config.l2_chain_id)
+        .await
+        .map_err(|e| ProposerError::Server(e.to_string()))?;
+    info!(target: "proposer", %rpc_addr, inbox = %config.inbox, "proposer listening");
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(run(config, pool.clone(), rx));
+    Ok(ProposerHandle { rpc_addr, pool, shutdown, task, server })
+}
+
+async fn run(config: ProposerConfig, pool: Arc<TxPool>, mut shutdown: watch::Receiver<bool>) {
+    let wallet = EthereumWallet::from(config.signer.clone());
+    let l1 = match config.l1_rpc_url.parse() {
+        // Nonces are read from L1 for every proposal (no cache): after an L1 reorg a cached
+        // nonce would leave a gap and every later proposal would hang.
+        Ok(url) => ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .filler(alloy_provider::fillers::BlobGasFiller::default())
+            .with_simple_nonce_management()
+            .fetch_chain_id()
+            .wallet(wallet)
+            .connect_http(url),
+        Err(e) => {
+            warn!(target: "proposer", error = %e, "invalid L1 RPC URL; proposer idle");
+            return;
+        }
+    };
+    let l2 = config
+        .l2_rpc_url
+        .as_ref()
+        .and_then(|u| u.parse().ok())
+        .map(|url| ProviderBuilder::new().connect_http(url));
+    let mut last_l1 = 0u64;
+    // Timestamp of our last landed proposal and the L1 block it landed in: it counts as the L2
+    // parent (the node may not have derived it yet) only while that L1 block is canonical.
+    let mut last: Option<(u64, B256, u64)> = None;
+    let mut backoff = config.poll_interval;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let head = match l1.get_block_number().await {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(target: "proposer", error = %e, "L1 head unavailable");
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        backoff = config.poll_interval;
+        if head == last_l1 || pool.is_empty() {
+            continue;
+        }
+        last_l1 = head;
+        let budget = config.max_blobs.saturating_mul(based_blob::USABLE_BYTES_PER_BLOB) / 10 * 9;
+        let txs = pool.take(budget, based_primitives::MAX_TXS_PER_BATCH);
+        if txs.is_empty() {
+            continue;
+        }
+        let count = txs.len();
+        let last_timestamp = match last {
+            Some((ts, hash, number)) => match l1.get_block_by_number(number.into()).await {
+                Ok(Some(b)) if b.header.hash == hash => ts,
+                _ => 0,
+            },
+            None => 0,
+        };
+        match propose_once(&config, &l1, l2.as_ref(), txs.clone(), last_timestamp, &pool).await {
+            Ok((timestamp, tx_hash, l1_block, l1_hash)) => {
+                last = Some((timestamp, l1_hash, l1_block));
+                info!(target: "proposer", txs = count, %tx_hash, l1_block, "proposal included");
+            }
+            Err(e) => {
+                warn!(target: "proposer", error = %e, txs = count, "proposal failed; requeued");
+                pool.requeue_front(txs);
+            }
+        }
+    }
+}
+
+async fn propose_once<P: Provider, Q: Provider>(
+    config: &ProposerConfig,
+    l1: &P,
+    l2: Option<&Q>,
+    txs: Vec<PooledTx>,
+    last_timestamp: u64,
+    pool: &TxPool,
+) -> Result<(u64, B256, u64, B256), ProposerError> {
+    let rpc = |e: alloy_transport::TransportError| ProposerError::Rpc(e.to_string());
+    let l1_head = l1
+        .get_block_by_number(BlockNumberOrTag::Latest)
+        .await
+        .map_err(rpc)?
+        .ok_or_else(|| ProposerError::Rpc("no L1 head".into()))?;
+    let (parent_timestamp, gas_limit) = match l2 {
+        Some(l2) => match l2.get_block_by_number(BlockNumberOrTag::Latest).await {
+            Ok(Some(b)) => (b.header.timestamp, b.header.gas_limit),
+            Ok(None) | Err(_) => (0, config.default_gas_limit),
+        },
+        None => (0, config.default_gas_limit),
+    };
+    let ctx = BatchContext {
+        chain_id: config.l2_chain_id,
+        anchor: L1Anchor { number: l1_head.header.number, hash: l1_head.header.hash },
+        anchor_timestamp: l1_head.header.timestamp,
+        parent_timestamp: parent_timestamp.max(last_timestamp),
+        gas_limit,
+        fee_recipient: config.fee_recipient,
+    };
+    let BuiltBatch { batch, dropped, leftover } = build_batch(txs, &ctx);
+    for hash in dropped {
+        debug!(target: "proposer", %hash, "dropped: gas limit above block gas limit");
+    }
+    // Leftovers go back now; on failure the caller requeues the whole set (dedup keeps one copy).
+    pool.requeue_front(leftover);
+    let sidecar = encode_sidecar(&batch)?;
+    let blob_fee = l1.get_blob_base_fee().await.map_err(rpc)?;
+    let mut request = TransactionRequest::default()
+        .with_to(config.inbox)
+        .with_input(Bytes::from(Inbox::proposeCall {}.abi_encode()))
+        .with_blob_sidecar_4844(sidecar);
+    request.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
+    request.populate_blob_hashes();
+    let pending = l1.send_transaction(request).await.map_err(rpc)?;
+    let tx_hash = *pending.tx_hash();
+    // Poll for the receipt ourselves: a block-watching waiter can miss a receipt whose block is
+    // reorged out right away, and then never return.
+    let deadline = tokio::time::Instant::now() + RECEIPT_TIMEOUT;
+    let receipt = loop {
+        if let Ok(Some(r)) = l1.get_transaction_receipt(tx_hash).await {
+            break r;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ProposerError::NotIncluded(format!("no receipt for {tx_hash} in time")));
+        }
+        tokio::time::sleep(config.poll_interval).await;
+    };
+    if !receipt.status() {
+        return Err(ProposerError::NotIncluded(format!("reverted: {}", receipt.transaction_hash)));
+    }
+    let timestamp = batch.manifests.last().map_or(ctx.parent_timestamp, |m| m.timestamp);
+    Ok((
+        timestamp,
+        receipt.transaction_hash,
+        receipt.block_number.unwrap_or_default(),
+        receipt.block_hash.unwrap_or_default(),
+    ))
+}
+
+/// Encodes a batch into the blob sidecar of a proposal transaction.
+pub fn encode_sidecar(batch: &Batch) -> Result<BlobTransactionSidecar, ProposerError> {
+    let encoded =
+        based_blob::encode_batch(batch).map_err(|e| ProposerError::Encode(e.to_string()))?;
+    Ok(encoded.sidecar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+
+    fn tx(n: u8, gas_limit: u64) -> PooledTx {
+        let raw = Bytes::from(vec![n; 10]);
+        PooledTx { hash: keccak256(&raw), sender: Address::ZERO, gas_limit, raw }
+    }
+
+    fn ctx(parent_timestamp: u64) -> BatchContext {
+        BatchContext {
+            chain_id: 4242,
+            anchor: L1Anchor { number: 7, hash: B256::repeat_byte(7) },
+            anchor_timestamp: 100,
+            parent_timestamp,
+            gas_limit: 100_000,
+            fee_recipient: Address::repeat_byte(0xfe),
+        }
+    }
+
+    #[test]
+    fn fills_one_block_drops_oversized_and_returns_leftovers() {
+        let txs = vec![tx(1, 60_000), tx(2, 40_000), tx(3, 1), tx(4, 200_000), tx(5, 99_999)];
+        let built = build_batch(txs.clone(), &ctx(0));
+        assert_eq!(built.dropped, vec![txs[3].hash]);
+        assert_eq!(built.batch.manifests.len(), 1);
+        let m = &built.batch.manifests[0];
+        assert_eq!(m.transactions, vec![txs[0].raw.clone(), txs[1].raw.clone()]);
+        // Order is kept: once one transaction does not fit, the rest wait too.
+        assert_eq!(built.leftover, vec![txs[2].clone(), txs[4].clone()]);
+        assert_eq!((m.timestamp, m.anchor.number), (100, 7));
+        assert!(built.batch.check_limits().is_ok());
+    }
+
+    #[test]
+    fn timestamp_strictly_after_parent() {
+        let built = build_batch(vec![tx(1, 21_000)], &ctx(150));
+        assert_eq!(built.batch.manifests[0].timestamp, 151);
+        let built = build_batch(vec![tx(1, 21_000)], &ctx(99));
+        assert_eq!(built.batch.manifests[0].timestamp, 100);
+    }
+}

@@ -1,0 +1,184 @@
+//! JSON-RPC method definitions (jsonrpsee). Parameter and result types are the alloy RPC types,
+//! so the wire format is the execution-apis one.
+
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{
+    Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, SyncStatus, Transaction,
+    TransactionReceipt, TransactionRequest,
+};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+
+use crate::backend::{BasedSyncStatus, L1Origin};
+
+/// The `eth_` namespace.
+#[rpc(server, namespace = "eth")]
+pub trait EthApi {
+    /// `eth_chainId`.
+    #[method(name = "chainId")]
+    async fn chain_id(&self) -> RpcResult<U64>;
+
+    /// `eth_blockNumber`.
+    #[method(name = "blockNumber")]
+    async fn block_number(&self) -> RpcResult<U64>;
+
+    /// `eth_syncing`: `false`, or progress while catching up with L1.
+    #[method(name = "syncing")]
+    async fn syncing(&self) -> RpcResult<SyncStatus>;
+
+    /// `eth_accounts`: the node holds no keys.
+    #[method(name = "accounts")]
+    async fn accounts(&self) -> RpcResult<Vec<Address>>;
+
+    /// `eth_getBlockByNumber`.
+    #[method(name = "getBlockByNumber")]
+    async fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<Block>>;
+
+    /// `eth_getBlockByHash`.
+    #[method(name = "getBlockByHash")]
+    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+
+    /// `eth_getBlockTransactionCountByNumber`.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    async fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>>;
+
+    /// `eth_getBlockTransactionCountByHash`.
+    #[method(name = "getBlockTransactionCountByHash")]
+    async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// `eth_getUncleCountByBlockNumber`: always 0 for existing blocks.
+    #[method(name = "getUncleCountByBlockNumber")]
+    async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+
+    /// `eth_getUncleCountByBlockHash`: always 0 for existing blocks.
+    #[method(name = "getUncleCountByBlockHash")]
+    async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// `eth_getBalance`.
+    #[method(name = "getBalance")]
+    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+
+    /// `eth_getTransactionCount`.
+    #[method(name = "getTransactionCount")]
+    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+
+    /// `eth_getCode`.
+    #[method(name = "getCode")]
+    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+
+    /// `eth_getStorageAt`.
+    #[method(name = "getStorageAt")]
+    async fn storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
+
+    /// `eth_call`.
+    #[method(name = "call")]
+    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+
+    /// `eth_estimateGas`.
+    #[method(name = "estimateGas")]
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64>;
+
+    /// `eth_getTransactionByHash`.
+    #[method(name = "getTransactionByHash")]
+    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+
+    /// `eth_getTransactionByBlockNumberAndIndex`.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    async fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// `eth_getTransactionByBlockHashAndIndex`.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    async fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// `eth_getTransactionReceipt`.
+    #[method(name = "getTransactionReceipt")]
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+
+    /// `eth_getBlockReceipts`.
+    #[method(name = "getBlockReceipts")]
+    async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+
+    /// `eth_getLogs`.
+    #[method(name = "getLogs")]
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+
+    /// `eth_feeHistory`.
+    #[method(name = "feeHistory")]
+    async fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+
+    /// `eth_gasPrice`: next block's base fee plus the suggested tip.
+    #[method(name = "gasPrice")]
+    async fn gas_price(&self) -> RpcResult<U256>;
+
+    /// `eth_maxPriorityFeePerGas`: the suggested tip.
+    #[method(name = "maxPriorityFeePerGas")]
+    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+
+    /// `eth_sendRawTransaction`: validates and forwards to the proposer; returns the tx hash.
+    #[method(name = "sendRawTransaction")]
+    async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
+}
+
+/// The `net_` namespace.
+#[rpc(server, namespace = "net")]
+pub trait NetApi {
+    /// `net_version`: the chain id in decimal.
+    #[method(name = "version")]
+    fn version(&self) -> RpcResult<String>;
+
+    /// `net_listening`: always `true`.
+    #[method(name = "listening")]
+    fn listening(&self) -> RpcResult<bool>;
+}
+
+/// The `web3_` namespace.
+#[rpc(server, namespace = "web3")]
+pub trait Web3Api {
+    /// `web3_clientVersion`: `based/v<version>`.
+    #[method(name = "clientVersion")]
+    fn client_version(&self) -> RpcResult<String>;
+
+    /// `web3_sha3`: keccak256 of the input.
+    #[method(name = "sha3")]
+    fn sha3(&self, input: Bytes) -> RpcResult<B256>;
+}
+
+/// The `based_` namespace: rollup status.
+#[rpc(server, namespace = "based")]
+pub trait BasedApi {
+    /// `based_syncStatus`: L1 head, L1 processed height, L2 head/safe/finalized.
+    #[method(name = "syncStatus")]
+    async fn sync_status(&self) -> RpcResult<BasedSyncStatus>;
+
+    /// `based_l1Origin`: the L1 inclusion block, proposal id and anchor of an L2 block.
+    #[method(name = "l1Origin")]
+    async fn l1_origin(&self, block: BlockNumberOrTag) -> RpcResult<Option<L1Origin>>;
+}

@@ -1,0 +1,207 @@
+//! What the RPC server needs from the rest of the node: chain data ([`ChainProvider`]), rollup
+//! status ([`BasedBackend`]) and a way to hand transactions to the proposer ([`TxForwarder`]).
+//!
+//! The traits are object safe so the node can plug in its store, derivation status and proposer
+//! client as `Arc<dyn _>`; tests plug in in-memory implementations.
+
+use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_primitives::{Address, B256, Bytes, U64};
+use jsonrpsee::core::async_trait;
+use revm::database_interface::{DatabaseRef, ErasedError};
+use serde::{Deserialize, Serialize};
+
+/// A state view usable by revm: account, code, storage and block-hash reads at one block.
+pub type StateView = Box<dyn DatabaseRef<Error = ErasedError> + Send + Sync>;
+
+/// Error of a [`ChainProvider`] read (storage failure, corruption). Surfaces as an internal
+/// JSON-RPC error (-32603).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ProviderError(pub String);
+
+impl ProviderError {
+    /// Wraps any error as a provider error.
+    pub fn other(err: impl std::fmt::Display) -> Self {
+        Self(err.to_string())
+    }
+}
+
+/// A header together with its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedHeader {
+    /// The block header.
+    pub header: Header,
+    /// `keccak256(rlp(header))`.
+    pub hash: B256,
+}
+
+/// The body of a stored (canonical) block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockBody {
+    /// Included transactions in block order.
+    pub transactions: Vec<TxEnvelope>,
+    /// Recovered sender of each transaction (same length and order as `transactions`).
+    pub senders: Vec<Address>,
+    /// The block's withdrawals list (on this L2: the deposits credited in the block). `None` when
+    /// the header has no `withdrawals_root`.
+    pub withdrawals: Option<Withdrawals>,
+}
+
+/// Where a transaction was included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxLocation {
+    /// The transaction.
+    pub transaction: TxEnvelope,
+    /// Its recovered sender.
+    pub sender: Address,
+    /// Number of the including block.
+    pub block_number: u64,
+    /// Hash of the including block.
+    pub block_hash: B256,
+    /// Index of the transaction within the block.
+    pub index: u64,
+}
+
+/// Read access to the canonical L2 chain. Only canonical blocks are visible: a hash that resolves
+/// to a header is canonical.
+pub trait ChainProvider: Send + Sync + 'static {
+    /// Number of the latest (head) L2 block.
+    fn head_number(&self) -> Result<u64, ProviderError>;
+
+    /// Header of canonical block `number`.
+    fn header_by_number(&self, number: u64) -> Result<Option<SealedHeader>, ProviderError>;
+
+    /// Header of the canonical block with `hash`.
+    fn header_by_hash(&self, hash: B256) -> Result<Option<SealedHeader>, ProviderError>;
+
+    /// Body (transactions, senders, withdrawals) of canonical block `number`.
+    fn body(&self, number: u64) -> Result<Option<BlockBody>, ProviderError>;
+
+    /// Receipts of canonical block `number`, one per transaction, in order.
+    fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, ProviderError>;
+
+    /// Looks up an included transaction by hash.
+    fn transaction_by_hash(&self, hash: B256) -> Result<Option<TxLocation>, ProviderError>;
+
+    /// State after executing canonical block `number`, or `Ok(None)` when that state is not
+    /// available (e.g. the store keeps only the latest state and `number` is older).
+    fn state_at(&self, number: u64) -> Result<Option<StateView>, ProviderError>;
+}
+
+/// Rollup-level sync status, as served by `based_syncStatus`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasedSyncStatus {
+    /// Latest L1 block number the node has seen.
+    pub l1_head: U64,
+    /// Highest L1 block number whose proposals have been fully derived and executed.
+    pub l1_processed: U64,
+    /// Latest L2 block number.
+    pub l2_head: U64,
+    /// Latest safe L2 block (derived from L1 blocks the node considers safe).
+    pub l2_safe: U64,
+    /// Latest finalized L2 block (derived from finalized L1 blocks).
+    pub l2_finalized: U64,
+}
+
+/// The L1 origin of an L2 block, as served by `based_l1Origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L1Origin {
+    /// The L2 block number.
+    pub l2_block_number: U64,
+    /// The L2 block hash.
+    pub l2_block_hash: B256,
+    /// Number of the L1 block that included the proposal deriving this L2 block.
+    pub l1_block_number: U64,
+    /// Hash of that L1 block.
+    pub l1_block_hash: B256,
+    /// Inbox proposal id.
+    pub proposal_id: U64,
+    /// L1 anchor block number named by the L2 block.
+    pub anchor_number: U64,
+    /// L1 anchor block hash named by the L2 block.
+    pub anchor_hash: B256,
+}
+
+/// Rollup status the node provides to the RPC server.
+pub trait BasedBackend: Send + Sync + 'static {
+    /// Current sync status. `l2_safe`/`l2_finalized` also resolve the `safe`/`finalized` tags.
+    fn sync_status(&self) -> BasedSyncStatus;
+
+    /// L1 origin of canonical L2 block `l2_block`, if known (`None` for genesis or unknown).
+    fn l1_origin(&self, l2_block: u64) -> Result<Option<L1Origin>, ProviderError>;
+
+    /// Whether the node is catching up with L1 (drives `eth_syncing`). Default: never.
+    fn is_syncing(&self) -> bool {
+        false
+    }
+
+    /// Next nonce of `address` counting transactions accepted by the proposer but not yet in a
+    /// block, used for `eth_getTransactionCount(.., "pending")`. Default: unknown (`None`), in
+    /// which case `pending` equals `latest`.
+    fn pending_nonce(&self, _address: Address) -> Option<u64> {
+        None
+    }
+}
+
+/// Error returned by a [`TxForwarder`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ForwardError {
+    /// The proposer answered with a JSON-RPC error; it is passed through to the caller unchanged.
+    #[error("{message}")]
+    Rejected {
+        /// JSON-RPC error code.
+        code: i32,
+        /// Error message.
+        message: String,
+        /// Optional error data.
+        data: Option<serde_json::Value>,
+    },
+    /// The proposer could not be reached or answered garbage.
+    #[error("failed to forward transaction to the proposer: {0}")]
+    Transport(String),
+}
+
+/// Hands a signed transaction (EIP-2718 bytes, already decoded and checked by the server) to the
+/// proposer / sequencer. Returns the hash the proposer reports.
+#[async_trait]
+pub trait TxForwarder: Send + Sync + 'static {
+    /// Forwards the raw transaction.
+    async fn forward(&self, raw: Bytes) -> Result<B256, ForwardError>;
+}
+
+/// Adapts any revm [`DatabaseRef`] (e.g. the store's state reader) into a [`StateView`].
+pub fn erase_state<D>(db: D) -> StateView
+where
+    D: DatabaseRef + Send + Sync + 'static,
+{
+    Box::new(Erased(db))
+}
+
+struct Erased<D>(D);
+
+impl<D: DatabaseRef> DatabaseRef for Erased<D> {
+    type Error = ErasedError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<revm::state::AccountInfo>, Self::Error> {
+        self.0.basic_ref(address).map_err(ErasedError::new)
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<revm::state::Bytecode, Self::Error> {
+        self.0.code_by_hash_ref(code_hash).map_err(ErasedError::new)
+    }
+
+    fn storage_ref(
+        &self,
+        address: Address,
+        index: alloy_primitives::U256,
+    ) -> Result<alloy_primitives::U256, Self::Error> {
+        self.0.storage_ref(address, index).map_err(ErasedError::new)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.0.block_hash_ref(number).map_err(ErasedError::new)
+    }
+}

@@ -1,0 +1,659 @@
+//! Implementation of the `eth_`, `net_`, `web3_` and `based_` namespaces.
+
+use std::sync::Arc;
+
+use alloy_consensus::{Transaction as _, TxEnvelope, TxType, transaction::SignerRecoverable};
+use alloy_eips::{BlockHashOrNumber, eip2718::Decodable2718, eip7840::BlobParams};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_rpc_types_eth::{
+    Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, FilterBlockOption, Log, SyncInfo,
+    SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+};
+use jsonrpsee::core::{RpcResult, async_trait};
+use revm::{database_interface::DatabaseRef, primitives::KECCAK_EMPTY};
+use tracing::{debug, warn};
+
+use crate::{
+    api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer},
+    backend::{BasedSyncStatus, L1Origin, SealedHeader, StateView},
+    convert::{TxMeta, rpc_block, rpc_receipts, rpc_transaction},
+    error::{self, RpcError},
+    evm::{self, CallParams},
+    server::RpcDeps,
+};
+
+/// Largest raw transaction accepted by `eth_sendRawTransaction` (geth's limit).
+pub const MAX_RAW_TX_SIZE: usize = 128 * 1024;
+
+/// Shared handler state; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct EthHandler {
+    deps: Arc<RpcDeps>,
+}
+
+impl std::fmt::Debug for EthHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EthHandler").field("config", &self.deps.config).finish_non_exhaustive()
+    }
+}
+
+impl EthHandler {
+    pub(crate) fn new(deps: Arc<RpcDeps>) -> Self {
+        Self { deps }
+    }
+
+    fn call_params(&self) -> CallParams {
+        CallParams { chain_id: self.deps.config.chain_id, gas_cap: self.deps.config.gas_cap }
+    }
+
+    fn head(&self) -> error::RpcResult<u64> {
+        Ok(self.deps.chain.head_number()?)
+    }
+
+    /// Resolves a tag or number to a block number; `None` if the number is beyond the head.
+    fn resolve_number(&self, tag: BlockNumberOrTag) -> error::RpcResult<Option<u64>> {
+        let head = self.head()?;
+        let n = match tag {
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => head,
+            BlockNumberOrTag::Earliest => 0,
+            BlockNumberOrTag::Safe => self.deps.based.sync_status().l2_safe.to::<u64>().min(head),
+            BlockNumberOrTag::Finalized => {
+                self.deps.based.sync_status().l2_finalized.to::<u64>().min(head)
+            }
+            BlockNumberOrTag::Number(n) => n,
+        };
+        Ok((n <= head).then_some(n))
+    }
+
+    fn header_by_tag(&self, tag: BlockNumberOrTag) -> error::RpcResult<Option<SealedHeader>> {
+        match self.resolve_number(tag)? {
+            Some(n) => Ok(self.deps.chain.header_by_number(n)?),
+            None => Ok(None),
+        }
+    }
+
+    fn header_by_hash_or_number(
+        &self,
+        id: BlockHashOrNumber,
+    ) -> error::RpcResult<Option<SealedHeader>> {
+        match id {
+            BlockHashOrNumber::Hash(h) => Ok(self.deps.chain.header_by_hash(h)?),
+            BlockHashOrNumber::Number(n) => Ok(self.deps.chain.header_by_number(n)?),
+        }
+    }
+
+    /// Resolves an EIP-1898 block id to an existing header (errors if there is none).
+    fn header_by_id(&self, id: Option<BlockId>) -> error::RpcResult<SealedHeader> {
+        match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+            BlockId::Hash(h) => match self.deps.chain.header_by_hash(h.block_hash)? {
+                Some(header) => Ok(header),
+                None if h.require_canonical == Some(true) => {
+                    Err(RpcError::NonCanonicalBlock(h.block_hash))
+                }
+                None => Err(RpcError::HeaderNotFound),
+            },
+            BlockId::Number(tag) => self.header_by_tag(tag)?.ok_or(RpcError::HeaderNotFound),
+        }
+    }
+
+    /// Header and state for a state query.
+    fn state_at(&self, id: Option<BlockId>) -> error::RpcResult<(SealedHeader, StateView)> {
+        let header = self.header_by_id(id)?;
+        let state = self
+            .deps
+            .chain
+            .state_at(header.header.number)?
+            .ok_or(RpcError::StateUnavailable(header.header.number))?;
+        Ok((header, state))
+    }
+
+    fn block(&self, header: Option<SealedHeader>, full: bool) -> error::RpcResult<Option<Block>> {
+        let Some(header) = header else { return Ok(None) };
+        let Some(body) = self.deps.chain.body(header.header.number)? else { return Ok(None) };
+        Ok(Some(rpc_block(&header, body, full)))
+    }
+
+    fn tx_count(&self, header: Option<SealedHeader>) -> error::RpcResult<Option<U64>> {
+        let Some(header) = header else { return Ok(None) };
+        Ok(self.deps.chain.body(header.header.number)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn tx_by_block_and_index(
+        &self,
+        header: Option<SealedHeader>,
+        index: U64,
+    ) -> error::RpcResult<Option<Transaction>> {
+        let Some(header) = header else { return Ok(None) };
+        let Some(body) = self.deps.chain.body(header.header.number)? else { return Ok(None) };
+        let index: u64 = index.to();
+        let i = usize::try_from(index).unwrap_or(usize::MAX);
+        let (Some(tx), Some(sender)) = (body.transactions.get(i), body.senders.get(i)) else {
+            return Ok(None);
+        };
+        let meta = TxMeta {
+            block_hash: header.hash,
+            block_number: header.header.number,
+            index,
+            base_fee: header.header.base_fee_per_gas,
+        };
+        Ok(Some(rpc_transaction(tx.clone(), *sender, meta)))
+    }
+
+    fn block_receipts_of(
+        &self,
+        header: &SealedHeader,
+    ) -> error::RpcResult<Option<Vec<TransactionReceipt>>> {
+        let n = header.header.number;
+        let (Some(body), Some(receipts)) = (self.deps.chain.body(n)?, self.deps.chain.receipts(n)?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(rpc_receipts(header, &body, receipts)))
+    }
+
+    fn receipt(&self, hash: B256) -> error::RpcResult<Option<TransactionReceipt>> {
+        let Some(loc) = self.deps.chain.transaction_by_hash(hash)? else { return Ok(None) };
+        let Some(header) = self.deps.chain.header_by_number(loc.block_number)? else {
+            return Ok(None);
+        };
+        let Some(receipts) = self.block_receipts_of(&header)? else { return Ok(None) };
+        let index = usize::try_from(loc.index).unwrap_or(usize::MAX);
+        Ok(receipts.into_iter().nth(index))
+    }
+
+    fn logs(&self, filter: &Filter) -> error::RpcResult<Vec<Log>> {
+        let config = &self.deps.config;
+        let (from, to) = match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let header = self
+                    .deps
+                    .chain
+                    .header_by_hash(hash)?
+                    .ok_or_else(|| RpcError::InvalidParams(format!("unknown block {hash}")))?;
+                (header.header.number, header.header.number)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let head = self.head()?;
+                let resolve = |tag: Option<BlockNumberOrTag>| -> error::RpcResult<u64> {
+                    match tag.unwrap_or(BlockNumberOrTag::Latest) {
+                        BlockNumberOrTag::Number(n) => Ok(n),
+                        other => Ok(self.resolve_number(other)?.unwrap_or(head)),
+                    }
+                };
+                let from = resolve(from_block)?;
+                let to = resolve(to_block)?;
+                if from > to {
+                    return Err(RpcError::InvalidParams(
+                        "invalid block range: fromBlock is greater than toBlock".into(),
+                    ));
+                }
+                if from > head {
+                    return Ok(Vec::new());
+                }
+                (from, to.min(head))
+            }
+        };
+        if to - from >= config.max_logs_block_range {
+            return Err(RpcError::LogsBlockRangeTooLarge(config.max_logs_block_range));
+        }
+        let mut out = Vec::new();
+        for number in from..=to {
+            let Some(header) = self.deps.chain.header_by_number(number)? else { break };
+            if !filter.matches_bloom(header.header.logs_bloom) {
+                continue;
+            }
+            let Some(receipts) = self.block_receipts_of(&header)? else { continue };
+            for receipt in receipts {
+                for log in receipt.inner.logs() {
+                    if filter.matches(&log.inner) {
+                        if out.len() >= config.max_logs {
+                            return Err(RpcError::TooManyLogs(config.max_logs));
+                        }
+                        out.push(log.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn fee_history(
+        &self,
+        block_count: u64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> error::RpcResult<FeeHistory> {
+        let config = &self.deps.config;
+        let percentiles = percentiles.unwrap_or_default();
+        let mut prev = 0.0f64;
+        for p in &percentiles {
+            if !(0.0..=100.0).contains(p) || *p < prev {
+                return Err(RpcError::InvalidParams(
+                    "reward percentiles must be increasing values in [0, 100]".into(),
+                ));
+            }
+            prev = *p;
+        }
+        let block_count = block_count.min(config.max_fee_history_blocks);
+        if block_count == 0 {
+            return Ok(FeeHistory::default());
+        }
+        let newest = self.resolve_number(newest)?.ok_or(RpcError::HeaderNotFound)?;
+        let oldest = newest.saturating_add(1).saturating_sub(block_count);
+        let blob_params = BlobParams::prague();
+
+        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut rewards = Vec::new();
+        let mut last = None;
+        for number in oldest..=newest {
+            let header =
+                self.deps.chain.header_by_number(number)?.ok_or(RpcError::HeaderNotFound)?;
+            let h = &header.header;
+            history.base_fee_per_gas.push(u128::from(h.base_fee_per_gas.unwrap_or_default()));
+            history.gas_used_ratio.push(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            });
+            history.base_fee_per_blob_gas.push(h.blob_fee(blob_params).unwrap_or_default());
+            history.blob_gas_used_ratio.push(0.0);
+            if !percentiles.is_empty() {
+                rewards.push(self.block_rewards(&header, &percentiles)?);
+            }
+            last = Some(header);
+        }
+        if let Some(last) = last {
+            let next = last.header.next_block_base_fee(config.base_fee_params).unwrap_or_default();
+            history.base_fee_per_gas.push(u128::from(next));
+            history
+                .base_fee_per_blob_gas
+                .push(last.header.next_block_blob_fee(blob_params).unwrap_or_default());
+        }
+        if !percentiles.is_empty() {
+            history.reward = Some(rewards);
+        }
+        Ok(history)
+    }
+
+    /// Effective tips at the given gas-weighted percentiles of one block (geth's algorithm).
+    fn block_rewards(
+        &self,
+        header: &SealedHeader,
+        percentiles: &[f64],
+    ) -> error::RpcResult<Vec<u128>> {
+        let n = header.header.number;
+        let (Some(body), Some(receipts)) = (self.deps.chain.body(n)?, self.deps.chain.receipts(n)?)
+        else {
+            return Ok(vec![0; percentiles.len()]);
+        };
+        if body.transactions.is_empty() {
+            return Ok(vec![0; percentiles.len()]);
+        }
+        let base_fee = header.header.base_fee_per_gas.unwrap_or_default();
+        let mut prev = 0u64;
+        let mut txs: Vec<(u128, u64)> = body
+            .transactions
+            .iter()
+            .zip(&receipts)
+            .map(|(tx, r)| {
+                let cumulative = r.cumulative_gas_used();
+                let used = cumulative.saturating_sub(prev);
+                prev = cumulative;
+                (tx.effective_tip_per_gas(base_fee).unwrap_or_default(), used)
+            })
+            .collect();
+        txs.sort_unstable_by_key(|(tip, _)| *tip);
+        let total = header.header.gas_used as f64;
+        let mut out = Vec::with_capacity(percentiles.len());
+        let mut idx = 0usize;
+        let mut sum = txs.first().map(|t| t.1).unwrap_or_default();
+        for p in percentiles {
+            let threshold = total * p / 100.0;
+            while (sum as f64) < threshold && idx + 1 < txs.len() {
+                idx += 1;
+                sum += txs[idx].1;
+            }
+            out.push(txs[idx].0);
+        }
+        Ok(out)
+    }
+
+    fn next_base_fee(&self) -> error::RpcResult<u128> {
+        let head = self.head()?;
+        let header = self.deps.chain.header_by_number(head)?.ok_or(RpcError::HeaderNotFound)?;
+        Ok(u128::from(
+            header.header.next_block_base_fee(self.deps.config.base_fee_params).unwrap_or_default(),
+        ))
+    }
+
+    /// Decodes and checks a raw transaction; returns its hash.
+    fn check_raw_transaction(&self, bytes: &Bytes) -> error::RpcResult<B256> {
+        if bytes.len() > MAX_RAW_TX_SIZE {
+            return Err(RpcError::InvalidTransaction("oversized data".into()));
+        }
+        if bytes.is_empty() {
+            return Err(RpcError::DecodeTransaction("empty input".into()));
+        }
+        let mut buf = bytes.as_ref();
+        let tx = TxEnvelope::decode_2718(&mut buf)
+            .map_err(|e| RpcError::DecodeTransaction(e.to_string()))?;
+        if !buf.is_empty() {
+            return Err(RpcError::DecodeTransaction("trailing bytes".into()));
+        }
+        if tx.tx_type() == TxType::Eip4844 {
+            return Err(RpcError::TxTypeNotSupported);
+        }
+        let expected = self.deps.config.chain_id;
+        match tx.chain_id() {
+            Some(id) if id == expected => {}
+            got => return Err(RpcError::InvalidChainId { expected, got }),
+        }
+        tx.recover_signer().map_err(|_| RpcError::InvalidSignature)?;
+        Ok(*tx.tx_hash())
+    }
+
+    fn run_blocking<T, F>(&self, f: F) -> impl Future<Output = error::RpcResult<T>> + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce(Self) -> error::RpcResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || f(this))
+                .await
+                .map_err(|e| RpcError::Internal(format!("task failed: {e}")))?
+        }
+    }
+}
+
+fn ok<T>(res: error::RpcResult<T>) -> RpcResult<T> {
+    res.map_err(Into::into)
+}
+
+#[async_trait]
+impl EthApiServer for EthHandler {
+    async fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.deps.config.chain_id))
+    }
+
+    async fn block_number(&self) -> RpcResult<U64> {
+        ok(self.head().map(U64::from))
+    }
+
+    async fn syncing(&self) -> RpcResult<SyncStatus> {
+        if !self.deps.based.is_syncing() {
+            return Ok(SyncStatus::None);
+        }
+        let status = self.deps.based.sync_status();
+        Ok(SyncStatus::Info(Box::new(SyncInfo {
+            starting_block: U256::ZERO,
+            current_block: U256::from(status.l2_head),
+            highest_block: U256::from(status.l2_head),
+            warp_chunks_amount: None,
+            warp_chunks_processed: None,
+            stages: None,
+        })))
+    }
+
+    async fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(Vec::new())
+    }
+
+    async fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<Block>> {
+        ok(self.header_by_tag(number).and_then(|h| self.block(h, full)))
+    }
+
+    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        ok(self
+            .header_by_hash_or_number(BlockHashOrNumber::Hash(hash))
+            .and_then(|h| self.block(h, full)))
+    }
+
+    async fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        ok(self.header_by_tag(number).and_then(|h| self.tx_count(h)))
+    }
+
+    async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        ok(self.header_by_hash_or_number(hash.into()).and_then(|h| self.tx_count(h)))
+    }
+
+    async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        ok(self.header_by_tag(number).map(|h| h.map(|_| U64::ZERO)))
+    }
+
+    async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        ok(self.header_by_hash_or_number(hash.into()).map(|h| h.map(|_| U64::ZERO)))
+    }
+
+    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        ok(self.state_at(block).and_then(|(_, state)| {
+            Ok(state
+                .basic_ref(address)
+                .map_err(|e| RpcError::Internal(e.to_string()))?
+                .map(|a| a.balance)
+                .unwrap_or_default())
+        }))
+    }
+
+    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        ok(self.state_at(block).and_then(|(_, state)| {
+            let nonce = state
+                .basic_ref(address)
+                .map_err(|e| RpcError::Internal(e.to_string()))?
+                .map(|a| a.nonce)
+                .unwrap_or_default();
+            let nonce = if pending {
+                nonce.max(self.deps.based.pending_nonce(address).unwrap_or_default())
+            } else {
+                nonce
+            };
+            Ok(U64::from(nonce))
+        }))
+    }
+
+    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        ok(self.state_at(block).and_then(|(_, state)| {
+            let internal =
+                |e: revm::database_interface::ErasedError| RpcError::Internal(e.to_string());
+            let Some(account) = state.basic_ref(address).map_err(internal)? else {
+                return Ok(Bytes::new());
+            };
+            if account.code_hash == KECCAK_EMPTY {
+                return Ok(Bytes::new());
+            }
+            let code = match account.code {
+                Some(code) if !code.is_empty() => code,
+                _ => state.code_by_hash_ref(account.code_hash).map_err(internal)?,
+            };
+            Ok(code.original_bytes())
+        }))
+    }
+
+    async fn storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
+        ok(self.state_at(block).and_then(|(_, state)| {
+            let value =
+                state.storage_ref(address, slot).map_err(|e| RpcError::Internal(e.to_string()))?;
+            Ok(B256::from(value))
+        }))
+    }
+
+    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let params = self.call_params();
+        ok(self
+            .run_blocking(move |this| {
+                let (header, state) = this.state_at(block)?;
+                evm::call(state, &header.header, request, params)
+            })
+            .await)
+    }
+
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64> {
+        let params = self.call_params();
+        ok(self
+            .run_blocking(move |this| {
+                let (header, state) = this.state_at(block)?;
+                evm::estimate_gas(state, &header.header, request, params).map(U64::from)
+            })
+            .await)
+    }
+
+    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let res = (|| -> error::RpcResult<Option<Transaction>> {
+            let Some(loc) = self.deps.chain.transaction_by_hash(hash)? else { return Ok(None) };
+            let base_fee = self
+                .deps
+                .chain
+                .header_by_number(loc.block_number)?
+                .and_then(|h| h.header.base_fee_per_gas);
+            let meta = TxMeta {
+                block_hash: loc.block_hash,
+                block_number: loc.block_number,
+                index: loc.index,
+                base_fee,
+            };
+            Ok(Some(rpc_transaction(loc.transaction, loc.sender, meta)))
+        })();
+        ok(res)
+    }
+
+    async fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
+        ok(self.header_by_tag(number).and_then(|h| self.tx_by_block_and_index(h, index)))
+    }
+
+    async fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
+        ok(self
+            .header_by_hash_or_number(hash.into())
+            .and_then(|h| self.tx_by_block_and_index(h, index)))
+    }
+
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        ok(self.receipt(hash))
+    }
+
+    async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let header = match block {
+            BlockId::Hash(h) => self.header_by_hash_or_number(h.block_hash.into()),
+            BlockId::Number(tag) => self.header_by_tag(tag),
+        };
+        ok(header.and_then(|h| match h {
+            Some(h) => self.block_receipts_of(&h),
+            None => Ok(None),
+        }))
+    }
+
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        ok(self.run_blocking(move |this| this.logs(&filter)).await)
+    }
+
+    async fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let count: u64 = block_count.to();
+        ok(self
+            .run_blocking(move |this| this.fee_history(count, newest_block, reward_percentiles))
+            .await)
+    }
+
+    async fn gas_price(&self) -> RpcResult<U256> {
+        ok(self
+            .next_base_fee()
+            .map(|base| U256::from(base.saturating_add(self.deps.config.suggested_priority_fee))))
+    }
+
+    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.deps.config.suggested_priority_fee))
+    }
+
+    async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        let hash = match self.check_raw_transaction(&bytes) {
+            Ok(hash) => hash,
+            Err(err) => {
+                debug!(target: "rpc::eth", %err, "rejected raw transaction");
+                return Err(err.into());
+            }
+        };
+        match self.deps.forwarder.forward(bytes).await {
+            Ok(returned) => {
+                if returned != hash {
+                    warn!(target: "rpc::eth", %hash, %returned, "proposer returned a different tx hash");
+                }
+                debug!(target: "rpc::eth", %hash, "forwarded transaction");
+                Ok(hash)
+            }
+            Err(err) => {
+                debug!(target: "rpc::eth", %hash, %err, "proposer rejected transaction");
+                Err(RpcError::Forward(err).into())
+            }
+        }
+    }
+}
+
+impl NetApiServer for EthHandler {
+    fn version(&self) -> RpcResult<String> {
+        Ok(self.deps.config.chain_id.to_string())
+    }
+
+    fn listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+}
+
+/// The `web3_clientVersion` string.
+pub fn client_version() -> String {
+    format!("based/v{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Web3ApiServer for EthHandler {
+    fn client_version(&self) -> RpcResult<String> {
+        Ok(client_version())
+    }
+
+    fn sha3(&self, input: Bytes) -> RpcResult<B256> {
+        Ok(keccak256(input))
+    }
+}
+
+#[async_trait]
+impl BasedApiServer for EthHandler {
+    async fn sync_status(&self) -> RpcResult<BasedSyncStatus> {
+        Ok(self.deps.based.sync_status())
+    }
+
+    async fn l1_origin(&self, block: BlockNumberOrTag) -> RpcResult<Option<L1Origin>> {
+        let res = (|| -> error::RpcResult<Option<L1Origin>> {
+            match self.resolve_number(block)? {
+                Some(n) => Ok(self.deps.based.l1_origin(n)?),
+                None => Ok(None),
+            }
+        })();
+        ok(res)
+    }
+}

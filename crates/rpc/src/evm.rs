@@ -1,0 +1,341 @@
+//! `eth_call` and `eth_estimateGas` on revm.
+//!
+//! Calls run with Prague rules, the L2 chain id and a block environment taken from the target
+//! header. Like geth: nonce checks are skipped; when the request names no fee the base-fee and
+//! balance checks are skipped too (gas price 0); the gas limit defaults to and is capped by the
+//! configured gas cap; the block gas limit is raised to the call's gas limit if lower.
+
+use alloy_consensus::Header;
+use alloy_eips::eip7702::SignedAuthorization;
+use alloy_primitives::{Bytes, TxKind, U256};
+use alloy_rpc_types_eth::TransactionRequest;
+use revm::{
+    Context, ExecuteEvm, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
+    context_interface::result::{EVMError, HaltReason, InvalidTransaction},
+    database::CacheDB,
+    database_interface::DatabaseRef,
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
+};
+
+use crate::error::{RpcError, RpcResult};
+
+/// geth's message for a gas limit below the intrinsic (or EIP-7623 floor) gas.
+const INTRINSIC_GAS_TOO_LOW: &str = "intrinsic gas too low";
+
+/// Gas of a plain value transfer.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// Parameters shared by every simulated call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallParams {
+    pub(crate) chain_id: u64,
+    pub(crate) gas_cap: u64,
+}
+
+/// The block environment of a call executed "at" `header`.
+pub(crate) fn block_env(header: &Header) -> BlockEnv {
+    BlockEnv {
+        number: U256::from(header.number),
+        beneficiary: header.beneficiary,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: header.difficulty,
+        prevrandao: Some(header.mix_hash),
+        // Blob transactions are not valid on the L2; keep the blob fee defined for BLOBBASEFEE.
+        blob_excess_gas_and_price: Some(
+            revm::context_interface::block::BlobExcessGasAndPrice::new(
+                header.excess_blob_gas.unwrap_or_default(),
+                revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+            ),
+        ),
+        slot_num: 0,
+    }
+}
+
+/// A call request turned into a revm transaction.
+#[derive(Debug, Clone)]
+struct PreparedTx {
+    tx: TxEnv,
+    /// Whether the request named a fee (then balance and base fee are checked).
+    fees_set: bool,
+}
+
+fn prepare_tx<DB: DatabaseRef>(
+    req: TransactionRequest,
+    db: &DB,
+    params: CallParams,
+) -> RpcResult<PreparedTx> {
+    if req.blob_versioned_hashes.as_ref().is_some_and(|h| !h.is_empty())
+        || req.max_fee_per_blob_gas.is_some()
+        || req.transaction_type == Some(3)
+    {
+        return Err(RpcError::TxTypeNotSupported);
+    }
+    if let Some(chain_id) = req.chain_id
+        && chain_id != params.chain_id
+    {
+        return Err(RpcError::InvalidChainId { expected: params.chain_id, got: Some(chain_id) });
+    }
+    if req.gas_price.is_some()
+        && (req.max_fee_per_gas.is_some() || req.max_priority_fee_per_gas.is_some())
+    {
+        return Err(RpcError::InvalidParams(
+            "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified".into(),
+        ));
+    }
+    let caller = req.from.unwrap_or_default();
+    let input = req
+        .input
+        .clone()
+        .try_into_unique_input()
+        .map_err(|e| RpcError::InvalidParams(e.to_string()))?
+        .unwrap_or_default();
+    let nonce = match req.nonce {
+        Some(n) => n,
+        None => db
+            .basic_ref(caller)
+            .map_err(|e| RpcError::Internal(e.to_string()))?
+            .map(|a| a.nonce)
+            .unwrap_or_default(),
+    };
+    let gas_limit = req.gas.unwrap_or(params.gas_cap).min(params.gas_cap);
+    let authorizations: Vec<SignedAuthorization> =
+        req.authorization_list.clone().unwrap_or_default();
+
+    let (tx_type, gas_price, priority_fee, fees_set) = if !authorizations.is_empty()
+        || req.transaction_type == Some(4)
+    {
+        let max_fee = req.max_fee_per_gas.or(req.gas_price).unwrap_or_default();
+        (4u8, max_fee, Some(req.max_priority_fee_per_gas.unwrap_or_default()), max_fee != 0)
+    } else if req.max_fee_per_gas.is_some()
+        || req.max_priority_fee_per_gas.is_some()
+        || req.transaction_type == Some(2)
+    {
+        let max_fee = req.max_fee_per_gas.unwrap_or_default();
+        let tip = req.max_priority_fee_per_gas.unwrap_or_default();
+        // A tip without a fee cap: cap it at the tip so the request stays self consistent.
+        let max_fee = if max_fee == 0 { tip } else { max_fee };
+        (2u8, max_fee, Some(tip), max_fee != 0)
+    } else {
+        let price = req.gas_price.unwrap_or_default();
+        let ty = if req.access_list.is_some() || req.transaction_type == Some(1) { 1 } else { 0 };
+        (ty, price, None, price != 0)
+    };
+
+    let mut tx = TxEnv {
+        tx_type,
+        caller,
+        gas_limit,
+        gas_price,
+        kind: req.to.unwrap_or(TxKind::Create),
+        value: req.value.unwrap_or_default(),
+        data: input,
+        nonce,
+        chain_id: Some(params.chain_id),
+        access_list: req.access_list.unwrap_or_default(),
+        gas_priority_fee: priority_fee,
+        blob_hashes: Vec::new(),
+        max_fee_per_blob_gas: 0,
+        authorization_list: Vec::new(),
+    };
+    if tx_type == 4 {
+        if tx.kind.is_create() {
+            return Err(RpcError::InvalidParams("EIP-7702 transaction requires `to`".into()));
+        }
+        tx.set_signed_authorization(authorizations);
+    }
+    Ok(PreparedTx { tx, fees_set })
+}
+
+fn cfg(params: CallParams, fees_set: bool) -> CfgEnv {
+    let mut cfg = CfgEnv::new_with_spec(SpecId::PRAGUE);
+    cfg.chain_id = params.chain_id;
+    cfg.tx_chain_id_check = false;
+    cfg.disable_nonce_check = true;
+    cfg.disable_base_fee = !fees_set;
+    cfg.disable_balance_check = !fees_set;
+    cfg
+}
+
+/// Executes `tx` once on top of `db` (changes are discarded).
+fn transact<DB: DatabaseRef>(
+    db: &mut CacheDB<DB>,
+    block: &BlockEnv,
+    cfg: &CfgEnv,
+    tx: TxEnv,
+) -> RpcResult<ExecutionResult<HaltReason>> {
+    let mut block = block.clone();
+    block.gas_limit = block.gas_limit.max(tx.gas_limit);
+    let mut evm =
+        Context::mainnet().with_db(db).with_block(block).with_cfg(cfg.clone()).build_mainnet();
+    match evm.transact(tx) {
+        Ok(res) => Ok(res.result),
+        Err(EVMError::Transaction(err)) => Err(invalid_tx(err)),
+        Err(EVMError::Header(err)) => Err(RpcError::InvalidTransaction(err.to_string())),
+        Err(EVMError::Database(err)) => Err(RpcError::Internal(err.to_string())),
+        Err(EVMError::Custom(err)) => Err(RpcError::Internal(err)),
+        Err(EVMError::CustomAny(err)) => Err(RpcError::Internal(err.to_string())),
+    }
+}
+
+fn invalid_tx(err: InvalidTransaction) -> RpcError {
+    let msg = match err {
+        InvalidTransaction::LackOfFundForMaxFee { .. } => {
+            "insufficient funds for gas * price + value".to_string()
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => {
+            "max fee per gas less than block base fee".to_string()
+        }
+        InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
+        | InvalidTransaction::GasFloorMoreThanGasLimit { .. } => INTRINSIC_GAS_TOO_LOW.to_string(),
+        other => other.to_string(),
+    };
+    RpcError::InvalidTransaction(msg)
+}
+
+fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".to_string(),
+        other => format!("execution halted: {other:?}"),
+    }
+}
+
+/// `eth_call`: returns the output of a successful call, or the revert/halt as an error.
+pub(crate) fn call<DB: DatabaseRef>(
+    db: DB,
+    header: &Header,
+    req: TransactionRequest,
+    params: CallParams,
+) -> RpcResult<Bytes> {
+    let prepared = prepare_tx(req, &db, params)?;
+    let mut cache = CacheDB::new(db);
+    let block = block_env(header);
+    let cfg = cfg(params, prepared.fees_set);
+    match transact(&mut cache, &block, &cfg, prepared.tx)? {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => Err(RpcError::Reverted { output }),
+        ExecutionResult::Halt { reason, .. } => Err(RpcError::Halted(halt_message(&reason))),
+    }
+}
+
+/// Outcome of one estimation probe.
+enum Probe {
+    Ok {
+        gas_used: u64,
+        refunded: u64,
+    },
+    /// Failed for lack of gas (halt or out-of-gas-like revert); try higher.
+    TooLow,
+    /// Failed for another reason at the maximum: report it.
+    Failed(RpcError),
+}
+
+fn probe<DB: DatabaseRef>(
+    cache: &mut CacheDB<DB>,
+    block: &BlockEnv,
+    cfg: &CfgEnv,
+    tx: &TxEnv,
+    gas: u64,
+) -> RpcResult<Probe> {
+    let mut tx = tx.clone();
+    tx.gas_limit = gas;
+    match transact(cache, block, cfg, tx) {
+        Ok(ExecutionResult::Success { gas, .. }) => {
+            Ok(Probe::Ok { gas_used: gas.tx_gas_used(), refunded: gas.final_refunded() })
+        }
+        Ok(ExecutionResult::Revert { output, .. }) => {
+            // With too little gas a callee may run out of gas and the caller revert, so during
+            // the search any failure means "try higher"; at the upper bound it is reported.
+            Ok(Probe::Failed(RpcError::Reverted { output }))
+        }
+        Ok(ExecutionResult::Halt { reason, .. }) => match reason {
+            HaltReason::OutOfGas(_) | HaltReason::InvalidFEOpcode => Ok(Probe::TooLow),
+            other => Ok(Probe::Failed(RpcError::Halted(halt_message(&other)))),
+        },
+        Err(RpcError::InvalidTransaction(msg)) if msg == INTRINSIC_GAS_TOO_LOW => Ok(Probe::TooLow),
+        Err(err) => Err(err),
+    }
+}
+
+/// `eth_estimateGas`: the smallest gas limit (binary search) with which the call succeeds.
+pub(crate) fn estimate_gas<DB: DatabaseRef>(
+    db: DB,
+    header: &Header,
+    req: TransactionRequest,
+    params: CallParams,
+) -> RpcResult<u64> {
+    let requested_gas = req.gas;
+    let prepared = prepare_tx(req, &db, params)?;
+    let tx = prepared.tx;
+    let block = block_env(header);
+    let cfg = cfg(params, prepared.fees_set);
+
+    // Upper bound: requested gas, else the block gas limit; never above the cap.
+    let mut hi = requested_gas.unwrap_or(header.gas_limit.max(TRANSFER_GAS)).min(params.gas_cap);
+
+    // Fee-paying requests are also bounded by what the sender can afford.
+    if prepared.fees_set {
+        let balance = db
+            .basic_ref(tx.caller)
+            .map_err(|e| RpcError::Internal(e.to_string()))?
+            .map(|a| a.balance)
+            .unwrap_or_default();
+        if balance < tx.value {
+            return Err(RpcError::InvalidTransaction("insufficient funds for transfer".into()));
+        }
+        let available = balance - tx.value;
+        let allowance = available / U256::from(tx.gas_price.max(1));
+        let allowance = u64::try_from(allowance).unwrap_or(u64::MAX);
+        hi = hi.min(allowance);
+    }
+
+    // Plain transfer to an account without code: 21000, like geth.
+    if let TxKind::Call(to) = tx.kind
+        && tx.data.is_empty()
+        && tx.authorization_list.is_empty()
+        && tx.access_list.is_empty()
+        && hi >= TRANSFER_GAS
+    {
+        let code_hash = db
+            .basic_ref(to)
+            .map_err(|e| RpcError::Internal(e.to_string()))?
+            .map(|a| a.code_hash)
+            .unwrap_or(KECCAK_EMPTY);
+        if code_hash == KECCAK_EMPTY {
+            let mut cache = CacheDB::new(&db);
+            if let Probe::Ok { .. } = probe(&mut cache, &block, &cfg, &tx, TRANSFER_GAS)? {
+                return Ok(TRANSFER_GAS);
+            }
+        }
+    }
+
+    let mut cache = CacheDB::new(db);
+    // Run at the upper bound first: if it fails there, report why.
+    let (gas_used, refunded) = match probe(&mut cache, &block, &cfg, &tx, hi)? {
+        Probe::Ok { gas_used, refunded } => (gas_used, refunded),
+        Probe::TooLow => return Err(RpcError::GasRequiredExceedsAllowance(hi)),
+        Probe::Failed(err) => return Err(err),
+    };
+
+    // The answer lies in (gas_used - 1, hi]. Try the optimistic guess first (covers the common
+    // case where the 63/64 rule or refunds need a little more than `gas_used`).
+    let mut lo = gas_used.saturating_sub(1);
+    let optimistic =
+        (gas_used.saturating_add(refunded).saturating_add(2_300)).saturating_mul(64) / 63;
+    if optimistic < hi {
+        match probe(&mut cache, &block, &cfg, &tx, optimistic)? {
+            Probe::Ok { .. } => hi = optimistic,
+            _ => lo = optimistic,
+        }
+    }
+    while lo.saturating_add(1) < hi {
+        let mid = lo + (hi - lo) / 2;
+        match probe(&mut cache, &block, &cfg, &tx, mid)? {
+            Probe::Ok { .. } => hi = mid,
+            Probe::TooLow | Probe::Failed(_) => lo = mid,
+        }
+    }
+    Ok(hi)
+}

@@ -1,0 +1,50 @@
+//! L2 Ethereum JSON-RPC server of the based node (jsonrpsee, HTTP + WebSocket on one port).
+//!
+//! Serves the `eth_`, `net_`, `web3_` namespaces with the execution-apis wire format (alloy RPC
+//! types), plus `based_syncStatus` / `based_l1Origin`.
+//!
+//! The node plugs in three trait objects ([`RpcDeps`]):
+//! - [`ChainProvider`]: canonical headers, bodies, receipts, tx lookup and state readers
+//!   (implemented here for `based_storage::Store`, historical state included);
+//! - [`BasedBackend`]: L1/L2 sync status (resolves the `safe` / `finalized` tags), L1 origins;
+//! - [`TxForwarder`]: where `eth_sendRawTransaction` sends transactions ([`HttpForwarder`]
+//!   forwards to the proposer's JSON-RPC endpoint).
+//!
+//! Invariants:
+//! - Read-only: the server never writes chain data; `eth_call` / `eth_estimateGas` run revm on a
+//!   cached view whose changes are discarded.
+//! - Only canonical blocks are visible (the provider holds only canonical blocks). `pending` is
+//!   `latest`.
+//! - A raw transaction is forwarded only if it decodes as EIP-2718, is not a blob transaction,
+//!   carries this chain's id (EIP-155 replay protection required) and has a valid signature.
+//! - Bounded work per request: gas cap on calls, block range and result caps on `eth_getLogs`,
+//!   block cap on `eth_feeHistory`, size cap on raw transactions and request bodies.
+
+mod api;
+mod backend;
+mod convert;
+mod error;
+mod eth;
+mod evm;
+mod forwarder;
+mod server;
+mod store;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
+
+pub use api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer};
+pub use backend::{
+    BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, ForwardError, L1Origin, ProviderError,
+    SealedHeader, StateView, TxForwarder, TxLocation, erase_state,
+};
+pub use error::{
+    EXECUTION_REVERTED_CODE, INVALID_INPUT_CODE, LIMIT_EXCEEDED_CODE, RpcError,
+    decode_revert_reason,
+};
+pub use eth::{MAX_RAW_TX_SIZE, client_version};
+pub use forwarder::HttpForwarder;
+pub use server::{
+    DEFAULT_GAS_CAP, DEFAULT_MAX_FEE_HISTORY_BLOCKS, DEFAULT_MAX_LOGS,
+    DEFAULT_MAX_LOGS_BLOCK_RANGE, DEFAULT_SUGGESTED_PRIORITY_FEE, RpcConfig, RpcDeps, RpcServer,
+    RpcServerError, RpcServerHandle, rpc_module,
+};

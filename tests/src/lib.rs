@@ -1,0 +1,266 @@
+//! Harness for the end-to-end scenarios in `tests/tests/*.rs` (one scenario per file).
+//!
+//! Every scenario starts its own anvil on a free port, its own proposer and node(s) on free ports
+//! with temporary data directories, and stops all of them at the end (anvil is also killed on
+//! drop, so a failing test leaves nothing running).
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
+use alloy_signer_local::PrivateKeySigner;
+use based_devnet::{Devnet, DevnetConfig, dev_signer};
+use based_node::{NodeConfig, NodeHandle};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+pub use based_devnet;
+pub use eyre;
+
+/// Default time a scenario waits for something to happen on L2.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+/// Installs a test log subscriber once (`RUST_LOG` controls it; quiet by default).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A devnet for one scenario: anvil with 1 s blocks, Inbox, proposer, node; all on free ports.
+pub struct TestNet {
+    /// The devnet.
+    pub devnet: Devnet,
+    /// Keeps the data directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestNet {
+    /// Starts a devnet with 1-second L1 blocks.
+    pub async fn start() -> eyre::Result<Self> {
+        init_tracing();
+        let dir = tempfile::tempdir()?;
+        let devnet = Devnet::start(DevnetConfig {
+            l1_port: None,
+            l2_port: 0,
+            proposer_port: 0,
+            block_time: 1,
+            datadir: dir.path().join("devnet"),
+            anvil_output: false,
+            poll_interval: Duration::from_millis(100),
+        })
+        .await?;
+        Ok(Self { devnet, dir })
+    }
+
+    /// L1 JSON-RPC URL.
+    pub fn l1_url(&self) -> String {
+        self.devnet.anvil.endpoint()
+    }
+
+    /// The first node's L2 JSON-RPC URL.
+    pub fn l2_url(&self) -> String {
+        self.devnet.node.rpc_url()
+    }
+
+    /// Node configuration for another node following the same L1.
+    pub fn node_config(&self, datadir: &Path) -> NodeConfig {
+        NodeConfig {
+            chain: Arc::new(based_chainspec::ChainSpec::load("devnet").expect("devnet chain spec")),
+            datadir: datadir.to_path_buf(),
+            l1_rpc_url: self.l1_url(),
+            l1_beacon_url: self.l1_url(),
+            inbox: self.devnet.inbox,
+            l1_start_block: self.devnet.inbox_block.saturating_sub(1),
+            poll_interval: Duration::from_millis(100),
+            confirmations: 2,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            proposer_url: None,
+        }
+    }
+
+    /// Starts another in-process node following the same L1.
+    pub async fn start_node(&self, datadir: &Path) -> eyre::Result<NodeHandle> {
+        Ok(based_node::launch(self.node_config(datadir)).await?)
+    }
+
+    /// Stops everything.
+    pub async fn stop(self) {
+        self.devnet.stop().await;
+    }
+}
+
+/// A provider for `url` signing with dev account `key`.
+pub fn wallet_provider(url: &str, key: usize) -> eyre::Result<impl Provider + Clone + use<>> {
+    let signer = dev_signer(key).ok_or_else(|| eyre::eyre!("no dev key {key}"))?;
+    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url.parse()?))
+}
+
+/// A read-only provider for `url`.
+pub fn provider(url: &str) -> eyre::Result<impl Provider + Clone + use<>> {
+    Ok(ProviderBuilder::new().connect_http(url.parse()?))
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, or fails after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> eyre::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = eyre::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            eyre::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for the receipt of `hash` on the chain behind `url`.
+pub async fn wait_for_receipt(url: &str, hash: B256) -> eyre::Result<TransactionReceipt> {
+    let p = provider(url)?;
+    wait_for(&format!("receipt of {hash}"), WAIT, || {
+        let p = p.clone();
+        async move { Ok(p.get_transaction_receipt(hash).await.ok().flatten()) }
+    })
+    .await
+}
+
+/// Waits until the L2 head behind `url` is at least `number`.
+pub async fn wait_for_block(url: &str, number: u64) -> eyre::Result<()> {
+    let p = provider(url)?;
+    wait_for(&format!("L2 block {number}"), WAIT, || {
+        let p = p.clone();
+        async move { Ok(p.get_block_number().await.ok().filter(|n| *n >= number).map(|_| ())) }
+    })
+    .await
+}
+
+/// Sends `value` wei from dev account `key` to `to` on L2 through the node at `url`; returns the hash.
+pub async fn send_transfer(url: &str, key: usize, to: Address, value: U256) -> eyre::Result<B256> {
+    let p = wallet_provider(url, key)?;
+    let tx = TransactionRequest::default().with_to(to).with_value(value);
+    Ok(*p.send_transaction(tx).await?.tx_hash())
+}
+
+/// Signs an EIP-1559 transfer for the devnet L2 without sending it; returns raw bytes and hash.
+pub fn sign_l2_transfer(
+    key: usize,
+    nonce: u64,
+    to: Address,
+    value: U256,
+) -> eyre::Result<(Bytes, B256)> {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_network::TxSignerSync;
+    let signer: PrivateKeySigner =
+        dev_signer(key).ok_or_else(|| eyre::eyre!("no dev key {key}"))?;
+    let mut tx = TxEip1559 {
+        chain_id: based_chainspec::DEVNET_CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(to),
+        value,
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx)?;
+    let env = TxEnvelope::from(tx.into_signed(sig));
+    Ok((Bytes::from(env.encoded_2718()), *env.tx_hash()))
+}
+
+/// Every L2 block hash and state root from genesis to `to` on the node at `url`.
+pub async fn chain_digest(url: &str, to: u64) -> eyre::Result<Vec<(u64, B256, B256)>> {
+    let p = provider(url)?;
+    let mut out = Vec::new();
+    for n in 0..=to {
+        let b = p
+            .get_block_by_number(n.into())
+            .await?
+            .ok_or_else(|| eyre::eyre!("block {n} missing at {url}"))?;
+        out.push((n, b.header.hash, b.header.state_root));
+    }
+    Ok(out)
+}
+
+/// Path of the `based` binary built next to the test executable.
+pub fn based_bin() -> eyre::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("BASED_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).ok_or_else(|| eyre::eyre!("no target dir"))?;
+    let bin = dir.join("based");
+    if !bin.is_file() {
+        eyre::bail!(
+            "{} not built (run `cargo build -p based` first; `make test` does)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A `based node` child process, killed on drop.
+pub struct NodeProcess {
+    child: Child,
+    /// Its L2 JSON-RPC URL.
+    pub url: String,
+}
+
+impl NodeProcess {
+    /// Starts `based node` for `cfg` on `port`.
+    pub fn spawn(cfg: &NodeConfig, port: u16) -> eyre::Result<Self> {
+        let child = Command::new(based_bin()?)
+            .arg("node")
+            .arg("--chain")
+            .arg("devnet")
+            .arg("--datadir")
+            .arg(&cfg.datadir)
+            .arg("--l1.rpc-url")
+            .arg(&cfg.l1_rpc_url)
+            .arg("--l1.beacon-url")
+            .arg(&cfg.l1_beacon_url)
+            .arg("--l1.inbox-address")
+            .arg(cfg.inbox.to_string())
+            .arg("--l1.start-block")
+            .arg(cfg.l1_start_block.to_string())
+            .arg("--l1.poll-interval-ms")
+            .arg("100")
+            .arg("--http.port")
+            .arg(port.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill9(&mut self) -> eyre::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
