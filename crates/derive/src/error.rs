@@ -50,9 +50,9 @@ pub enum DeriveError {
         /// Parent hash of the input block.
         got: B256,
     },
-    /// The input block's timestamp is not greater than its parent's.
-    #[error("L1 block {number} timestamp {got} not after parent timestamp {parent}")]
-    L1TimestampNotIncreasing {
+    /// The input block's timestamp is below its parent's.
+    #[error("L1 block {number} timestamp {got} before parent timestamp {parent}")]
+    L1TimestampDecreasing {
         /// Number of the input block.
         number: u64,
         /// Parent timestamp.
@@ -120,7 +120,7 @@ impl DeriveError {
             | Self::BlobSource { .. } => Severity::Temporary,
             Self::Blob { source: BlobProviderError::Fatal(_), .. }
             | Self::BlobCountMismatch { .. }
-            | Self::L1TimestampNotIncreasing { .. }
+            | Self::L1TimestampDecreasing { .. }
             | Self::EventIdGap { .. }
             | Self::InvalidDepositAmount { .. }
             | Self::Overflow(_)
