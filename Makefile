@@ -22,9 +22,10 @@ unit: tools
 	$(CARGO) test --workspace --all-features --locked
 
 ## Ethereum BlockchainTests (strict execution mode) over $(FIXTURES); see crates/conformance.
-## Same features and profile as `unit`, so it reuses that build (deps are optimised in dev).
+## Same package set, features and profile as `unit` (`--workspace`, not `-p`, so features resolve
+## identically), so it reuses that build (deps are optimised in dev).
 conformance:
-	BASED_FIXTURES="$(FIXTURES)" $(CARGO) test -p based-conformance --all-features --locked --test blockchain_tests
+	BASED_FIXTURES="$(FIXTURES)" $(CARGO) test --workspace --all-features --locked --test blockchain_tests
 
 bench:
 	$(CARGO) bench --workspace

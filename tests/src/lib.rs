@@ -78,6 +78,7 @@ impl TestNet {
         NodeConfig {
             chain: Arc::new(based_chainspec::ChainSpec::load("devnet").expect("devnet chain spec")),
             datadir: datadir.to_path_buf(),
+            trie_cache_bytes: based_storage::DEFAULT_TRIE_CACHE_BYTES,
             l1_rpc_url: self.l1_url(),
             l1_beacon_url: self.l1_url(),
             inbox: self.devnet.inbox,

@@ -109,6 +109,7 @@ async fn node(args: NodeArgs) -> eyre::Result<()> {
     let node = based_node::launch(NodeConfig {
         chain,
         datadir: args.datadir.clone(),
+        trie_cache_bytes: args.db.trie_cache_bytes(),
         l1_beacon_url: args.l1.beacon_url.clone().unwrap_or_else(|| args.l1.rpc_url.clone()),
         l1_rpc_url: args.l1.rpc_url.clone(),
         inbox: args.l1.inbox_address,

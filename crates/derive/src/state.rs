@@ -213,7 +213,9 @@ impl DerivationState {
             return Err(Inconsistent("recent L1 blocks must end with the L1 head"));
         }
         if self.recent_l1.windows(2).any(|w| {
-            matches!(w, [a, b] if a.number.checked_add(1) != Some(b.number) || a.timestamp >= b.timestamp)
+            // Equal timestamps are valid (protocol §7.3: only a decreasing L1 timestamp is
+            // rejected; anvil mines several blocks in one second).
+            matches!(w, [a, b] if a.number.checked_add(1) != Some(b.number) || a.timestamp > b.timestamp)
         }) {
             return Err(Inconsistent("recent L1 blocks not consecutive"));
         }
@@ -343,6 +345,14 @@ mod tests {
         let mut s = sample();
         s.recent_l1[1].number = 99;
         assert!(matches!(s.check(), Err(StateDecodeError::Inconsistent(_))));
+
+        // A decreasing L1 timestamp is inconsistent; an equal one is not (§7.3).
+        let mut s = sample();
+        s.recent_l1[1].timestamp = s.recent_l1[0].timestamp.saturating_sub(1);
+        assert!(matches!(s.check(), Err(StateDecodeError::Inconsistent(_))));
+        let mut s = sample();
+        s.recent_l1[1].timestamp = s.recent_l1[0].timestamp;
+        assert_eq!(DerivationState::decode(&s.encode()), Ok(s));
 
         let mut s = sample();
         s.pending_deposits.swap(0, 1);

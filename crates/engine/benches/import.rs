@@ -4,7 +4,13 @@
 //!
 //! Throughput is reported by criterion as "elem/s" where one element is one unit of gas:
 //! `Melem/s` = Mgas/s.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -191,6 +197,23 @@ fn bench_import(c: &mut Criterion) {
         assert!(probe.skipped.is_empty(), "{}: {:?}", w.name, probe.skipped.first());
         let gas = probe.header.inner().gas_used;
         unwind_to(&store, 0).unwrap();
+        // Where an import spends its time (mean of a few untimed runs), for docs/benchmarks.md.
+        let mut t = based_engine::ImportTimings::default();
+        const RUNS: u32 = 5;
+        for _ in 0..RUNS {
+            let p = import(&store, &spec, &input, vec![]).unwrap().timings;
+            (t.recover, t.execute) = (t.recover + p.recover, t.execute + p.execute);
+            (t.state_root, t.commit) = (t.state_root + p.state_root, t.commit + p.commit);
+            unwind_to(&store, 0).unwrap();
+        }
+        eprintln!(
+            "[bench] {}: recover {:?}, execute {:?}, state root {:?}, commit {:?} (mean of {RUNS})",
+            w.name,
+            t.recover / RUNS,
+            t.execute / RUNS,
+            t.state_root / RUNS,
+            t.commit / RUNS
+        );
         group.throughput(Throughput::Elements(gas));
 
         group.bench_function(format!("{}/import", w.name), |b| {
@@ -201,7 +224,7 @@ fn bench_import(c: &mut Criterion) {
             )
         });
 
-        // Floor: decode + recover + revm on CacheDB (no state root, no persistence).
+        // Floor: decode + recover (parallel) + revm on CacheDB (no state root, no persistence).
         let db = cache_db(&g);
         group.bench_function(format!("{}/revm_floor", w.name), |b| {
             b.iter_batched(
@@ -221,9 +244,10 @@ fn bench_import(c: &mut Criterion) {
                         .with_db(db)
                         .build_mainnet();
                     let mut used = 0u64;
-                    for raw in &w.txs {
-                        let tx = TxEnvelope::decode_2718_exact(raw.as_ref()).unwrap();
-                        let sender = tx.recover_signer().unwrap();
+                    // Decode + recover exactly as the import does (in parallel on the rayon
+                    // pool), so the floor gets the same parallelism.
+                    for recovered in based_engine::based_evm::recover_transactions(&w.txs) {
+                        let (tx, sender) = recovered.unwrap();
                         let r = evm.transact_commit(TxEnv::from_recovered_tx(&tx, sender)).unwrap();
                         used += r.tx_gas_used();
                     }

@@ -5,14 +5,24 @@
 //! - a block is only imported on top of the store head (its parent hash is the head hash);
 //! - import is all-or-nothing: a failure leaves the store unchanged;
 //! - execution is deterministic, so unwinding and re-importing the same inputs reproduces the same
-//!   block hashes and state roots.
+//!   block hashes and state roots;
+//! - work that needs no state runs off the critical path without changing results: senders are
+//!   recovered in parallel on the rayon pool (for derived blocks, ahead of execution by
+//!   [`DerivedImporter`]), and the state root is computed alongside the store writes that do not
+//!   depend on it ([`based_storage::Store::seal_and_commit`]).
 
-use alloy_consensus::{Block, ReceiptEnvelope, TxEnvelope};
+use alloy_consensus::{Block, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_primitives::B256;
 use based_chainspec::ChainSpec;
-use based_evm::{BlockError, BlockInput, ExecError, ForkSpec, SealedHeader, SkippedTx};
-use based_storage::{BlockCommit, Store, StoreError};
+use based_evm::{
+    BlockError, BlockInput, ExecError, ForkSpec, RecoveredTx, SealedHeader, SkippedTx,
+};
+use based_storage::{BlockCommit, Durability, Store, StoreError, UnsealedBlock};
+use std::time::{Duration, Instant};
+
+mod derived;
+pub use derived::{CommitCadence, DerivedImporter, block_input};
 
 pub use based_evm;
 pub use based_storage;
@@ -72,6 +82,23 @@ pub struct ImportedBlock {
     pub receipts: Vec<ReceiptEnvelope>,
     /// Skipped transactions with reasons.
     pub skipped: Vec<SkippedTx>,
+    /// Where the import spent its time.
+    pub timings: ImportTimings,
+}
+
+/// Wall-clock time of the phases of one import (for logs and benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportTimings {
+    /// Sender recovery done inside the import (zero when recovered ahead of time).
+    pub recover: Duration,
+    /// EVM execution, receipts and header fields.
+    pub execute: Duration,
+    /// Incremental state root. It runs on a second thread alongside the store writes, so it is
+    /// part of (not added to) `commit`.
+    pub state_root: Duration,
+    /// Sealing and committing: state root and store writes (overlapped), then trie updates,
+    /// header and fsync for durable commits.
+    pub commit: Duration,
 }
 
 /// Writes the chain spec's genesis into `store` (idempotent for the same genesis); returns its hash.
@@ -85,33 +112,61 @@ fn head_header(store: &Store) -> Result<SealedHeader, EngineError> {
     Ok(SealedHeader::new(header))
 }
 
-/// Executes an L2 block on the store head, seals it and commits it atomically with `meta`.
+/// Executes an L2 block on the store head, seals it and commits it atomically and durably with
+/// `meta`.
 pub fn import(
     store: &Store,
     spec: &ChainSpec,
     input: &BlockInput,
     meta: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<ImportedBlock, EngineError> {
+    let started = Instant::now();
+    let recovered = based_evm::recover_transactions(&input.transactions);
+    let recover = started.elapsed();
+    let mut imported =
+        import_recovered(store, spec, input, recovered, meta, Durability::Immediate)?;
+    imported.timings.recover = recover;
+    Ok(imported)
+}
+
+/// [`import`] with the transactions already recovered ([`based_evm::recover_transactions`] of
+/// `input.transactions`) and a choice of commit [`Durability`].
+pub fn import_recovered(
+    store: &Store,
+    spec: &ChainSpec,
+    input: &BlockInput,
+    recovered: Vec<RecoveredTx>,
+    meta: Vec<(Vec<u8>, Vec<u8>)>,
+    durability: Durability,
+) -> Result<ImportedBlock, EngineError> {
     let head = store.head()?.ok_or(EngineError::NoGenesis)?;
     if input.parent.hash() != head.hash {
         return Err(EngineError::NotOnHead { parent: input.parent.hash(), head: head.hash });
     }
-    let executed = based_evm::execute_l2_block(spec.chain_id(), store.latest()?, input)?;
-    let (state_root, trie_updates) = store.state_root_with(&executed.bundle)?;
-    let mut header = executed.header;
-    header.state_root = state_root;
-    let sealed = SealedHeader::new(header);
-    store.commit_block(BlockCommit {
-        header: sealed.inner().clone(),
-        hash: sealed.hash(),
-        transactions: executed.transactions.clone(),
-        senders: executed.senders,
-        receipts: executed.receipts.clone(),
-        withdrawals: Some(Withdrawals::new(executed.withdrawals)),
-        bundle: executed.bundle,
-        trie_updates,
-        meta,
-    })?;
+    let mut timings = ImportTimings::default();
+    let started = Instant::now();
+    let executed =
+        based_evm::execute_l2_block_recovered(spec.chain_id(), store.latest()?, input, recovered)?;
+    timings.execute = started.elapsed();
+    let started = Instant::now();
+    let header = executed.header;
+    let committed = store.seal_and_commit(
+        UnsealedBlock {
+            number: header.number,
+            parent_hash: header.parent_hash,
+            transactions: executed.transactions.clone(),
+            senders: executed.senders,
+            receipts: executed.receipts.clone(),
+            withdrawals: Some(Withdrawals::new(executed.withdrawals)),
+            bundle: executed.bundle,
+            meta,
+        },
+        |state_root| Header { state_root, ..header },
+        durability,
+    )?;
+    timings.commit = started.elapsed();
+    timings.state_root = committed.state_root_time;
+    let sealed = SealedHeader::new_unchecked(committed.header, committed.hash);
     tracing::debug!(
         target: "based::engine",
         number = sealed.inner().number,
@@ -119,6 +174,9 @@ pub fn import(
         txs = executed.transactions.len(),
         skipped = executed.skipped.len(),
         gas_used = sealed.inner().gas_used,
+        execute_ms = timings.execute.as_millis(),
+        state_root_ms = timings.state_root.as_millis(),
+        commit_ms = timings.commit.as_millis(),
         "imported L2 block"
     );
     Ok(ImportedBlock {
@@ -126,6 +184,7 @@ pub fn import(
         transactions: executed.transactions,
         receipts: executed.receipts,
         skipped: executed.skipped,
+        timings,
     })
 }
 

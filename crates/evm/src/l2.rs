@@ -202,6 +202,30 @@ pub(crate) fn logs_bloom(receipts: &[ReceiptEnvelope]) -> Bloom {
     bloom
 }
 
+/// A raw transaction after the checks that need no state (protocol section 5.4, rules 1-3):
+/// decoded, not a blob transaction, sender recovered. Produced by [`recover_transactions`].
+pub type RecoveredTx = Result<(TxEnvelope, Address), SkipReason>;
+
+/// Decodes every raw transaction and recovers its sender, in parallel on the rayon pool.
+///
+/// The result is in input order and does not depend on the number of threads. Signature recovery
+/// is the dominant per-transaction cost of a block, so callers that import many blocks run this
+/// for later blocks while earlier ones execute (see `based-engine`).
+pub fn recover_transactions(raw: &[Bytes]) -> Vec<RecoveredTx> {
+    use rayon::prelude::*;
+    raw.par_iter().map(|raw| recover_transaction(raw)).collect()
+}
+
+/// [`recover_transactions`] for one transaction.
+pub fn recover_transaction(raw: &[u8]) -> RecoveredTx {
+    let tx = TxEnvelope::decode_2718_exact(raw).map_err(|_| SkipReason::Undecodable)?;
+    if tx.is_eip4844() {
+        return Err(SkipReason::BlobTransaction);
+    }
+    let sender = tx.recover_signer().map_err(|_| SkipReason::InvalidSignature)?;
+    Ok((tx, sender))
+}
+
 /// Executes an L2 block on top of `db` (the parent state) under Prague rules.
 ///
 /// Returns the header with `state_root = B256::ZERO` (the caller computes it from `bundle`).
@@ -214,6 +238,29 @@ where
     DB: DatabaseRef + Debug,
     DB::Error: DBErrorMarker,
 {
+    let recovered = recover_transactions(&input.transactions);
+    execute_l2_block_recovered(chain_id, db, input, recovered)
+}
+
+/// [`execute_l2_block`] with the transactions already passed through [`recover_transactions`]
+/// (`recovered[i]` belongs to `input.transactions[i]`).
+pub fn execute_l2_block_recovered<DB>(
+    chain_id: u64,
+    db: DB,
+    input: &BlockInput,
+    recovered: Vec<RecoveredTx>,
+) -> Result<ExecutedBlock, ExecError>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: DBErrorMarker,
+{
+    if recovered.len() != input.transactions.len() {
+        return Err(ExecError::Input(format!(
+            "{} recovered transactions for {} inputs",
+            recovered.len(),
+            input.transactions.len()
+        )));
+    }
     let parent = &input.parent;
     let number = parent
         .number
@@ -303,19 +350,14 @@ where
     let mut receipts = Vec::with_capacity(input.transactions.len());
     let mut skipped = Vec::new();
     let mut cumulative_gas_used = 0u64;
-    for (index, raw) in input.transactions.iter().enumerate() {
+    for (index, (raw, recovered)) in input.transactions.iter().zip(recovered).enumerate() {
         let skip = |reason: SkipReason| SkippedTx { index, hash: keccak256(raw), reason };
-        let Ok(tx) = TxEnvelope::decode_2718_exact(raw.as_ref()) else {
-            skipped.push(skip(SkipReason::Undecodable));
-            continue;
-        };
-        if tx.is_eip4844() {
-            skipped.push(skip(SkipReason::BlobTransaction));
-            continue;
-        }
-        let Ok(sender) = tx.recover_signer() else {
-            skipped.push(skip(SkipReason::InvalidSignature));
-            continue;
+        let (tx, sender) = match recovered {
+            Ok(ok) => ok,
+            Err(reason) => {
+                skipped.push(skip(reason));
+                continue;
+            }
         };
         if tx.chain_id().is_some_and(|id| id != chain_id) {
             skipped.push(skip(SkipReason::WrongChainId));

@@ -30,9 +30,6 @@ mod filter;
 mod types;
 mod watcher;
 
-#[cfg(feature = "test-utils")]
-pub mod test_utils;
-
 pub use blobs::{
     BeaconBlockId, BeaconClient, BlobError, MAX_BLOBS_PER_RESPONSE, MAX_RESPONSE_BYTES,
     versioned_hash,

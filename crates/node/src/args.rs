@@ -60,6 +60,23 @@ pub struct ForwardArgs {
     pub proposer_url: Option<String>,
 }
 
+/// Store settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Store")]
+pub struct DbArgs {
+    /// Memory for the in-memory cache of state-trie nodes, in MiB (0 disables it). It holds the
+    /// upper levels of the tries so state roots rarely read the database; speed only, never results.
+    #[arg(long = "db.trie-cache-mb", env = "BASED_DB_TRIE_CACHE_MB", default_value_t = 512)]
+    pub trie_cache_mb: usize,
+}
+
+impl DbArgs {
+    /// The trie cache size in bytes.
+    pub const fn trie_cache_bytes(&self) -> usize {
+        self.trie_cache_mb.saturating_mul(1 << 20)
+    }
+}
+
 /// `based node` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
@@ -69,6 +86,9 @@ pub struct NodeArgs {
     /// Data directory (the store lives in `<datadir>/db`).
     #[arg(long = "datadir", env = "BASED_DATADIR", default_value = "./data")]
     pub datadir: PathBuf,
+    /// Store.
+    #[command(flatten)]
+    pub db: DbArgs,
     /// L1 connection.
     #[command(flatten)]
     pub l1: L1Args,

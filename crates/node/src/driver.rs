@@ -12,13 +12,17 @@ use crate::{
 use alloy_primitives::Address;
 use based_chainspec::ChainSpec;
 use based_derive::{
-    BlobCodecDecoder, DerivationState, DeriveConfig, DerivedBlock, Severity, derive_l1_block,
+    BlobCodecDecoder, DerivationState, DeriveConfig, DeriveOutput, DerivedBlock, Severity,
+    derive_l1_block,
 };
-use based_evm::{BlockInput, Deposit};
+use based_engine::{CommitCadence, DerivedImporter};
 use based_l1::{L1Block, L1Notification};
 use based_storage::Store;
-use std::sync::Arc;
+use std::{borrow::Borrow, sync::Arc, time::Duration};
 use tracing::{debug, info, warn};
+
+/// Longest stretch of catch-up work a crash can lose (it is re-derived from L1 on restart).
+pub const DURABLE_EVERY: Duration = Duration::from_secs(5);
 
 /// Errors that stop the driver. Bad L1 *data* never gets here (it is skipped by derivation).
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,7 @@ pub struct Driver {
     derive: DeriveConfig,
     inbox: Address,
     state: DerivationState,
+    cadence: CommitCadence,
 }
 
 impl Driver {
@@ -94,11 +99,12 @@ impl Driver {
                         },
                     },
                 );
-                meta::put_progress(&store, &state, None)?;
+                store.put_meta_entries(&meta::progress_entries(&state, None))?;
                 state
             }
         };
-        let driver = Self { store, spec, derive, inbox, state };
+        let cadence = CommitCadence::new(DURABLE_EVERY);
+        let driver = Self { store, spec, derive, inbox, state, cadence };
         driver.repair()?;
         Ok(driver)
     }
@@ -138,9 +144,7 @@ impl Driver {
             self.revert_to(fork)?;
         }
         if let Some(new) = notification.committed_chain() {
-            for block in new.blocks() {
-                self.process(block)?;
-            }
+            self.process_all(new.blocks())?;
         }
         Ok(())
     }
@@ -167,59 +171,94 @@ impl Driver {
 
     /// Derives and imports the L2 blocks of one L1 block.
     pub fn process(&mut self, block: &L1Block) -> Result<(), DriverError> {
-        let head = self.state.l1_head();
-        if block.number() <= head.number {
-            // Already processed (e.g. re-sent after a restart).
-            return Ok(());
+        self.process_all(std::slice::from_ref(block))
+    }
+
+    /// Derives and imports the L2 blocks of consecutive L1 blocks.
+    ///
+    /// Derivation needs no execution results, so all blocks are derived first; the L2 blocks are
+    /// then imported in order with sender recovery running ahead ([`DerivedImporter`]). Each L1
+    /// block's progress is committed in the same store transaction as its last L2 block (or alone
+    /// when it derived nothing). Commits are durable per [`CommitCadence`]: always at the end of
+    /// the run, and at least every [`DURABLE_EVERY`] in between; the rest are deferred. A crash
+    /// reopens the store at the last durable commit, whose progress matches its L2 head (and
+    /// [`Self::open`] repairs any L2 block past the progress). A derivation error is returned after
+    /// the L1 blocks before it are imported.
+    pub fn process_all<B: Borrow<L1Block>>(&mut self, blocks: &[B]) -> Result<(), DriverError> {
+        let mut derived = Vec::with_capacity(blocks.len());
+        let mut failure = None;
+        let mut state = self.state.clone();
+        for block in blocks.iter().map(Borrow::borrow) {
+            if block.number() <= state.l1_head().number {
+                // Already processed (e.g. re-sent after a restart).
+                continue;
+            }
+            match self.derive_one(&state, block) {
+                Ok(out) => {
+                    state = out.state.clone();
+                    derived.push((block, out));
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
         }
+        let l2_blocks: Vec<DerivedBlock> =
+            derived.iter().flat_map(|(_, out)| out.blocks.iter().cloned()).collect();
+        let mut importer = DerivedImporter::start(&l2_blocks);
+        let runs = derived.len();
+        for (n, (block, out)) in derived.into_iter().enumerate() {
+            let last_l1 = n + 1 == runs;
+            let count = out.blocks.len();
+            let progress = meta::progress_entries(&out.state, Some(&block.header));
+            if count == 0 {
+                let durability = self.cadence.durability(true, last_l1);
+                self.store.put_meta_entries_with(&progress, durability)?;
+            }
+            for (i, l2) in out.blocks.iter().enumerate() {
+                let mut entries = vec![meta::origin_entry(l2)];
+                let group_end = i + 1 == count;
+                if group_end {
+                    entries.extend(progress.iter().cloned());
+                }
+                let durability = self.cadence.durability(group_end, group_end && last_l1);
+                self.import(&mut importer, l2, entries, durability)?;
+            }
+            debug!(target: "based::node", l1_block = block.number(), l2_blocks = count, "processed L1 block");
+            self.state = out.state;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Runs the derivation step of one L1 block on `state`.
+    fn derive_one(
+        &self,
+        state: &DerivationState,
+        block: &L1Block,
+    ) -> Result<DeriveOutput, DriverError> {
         let input = adapter::block_input(self.inbox, block)?;
         // The L1 source verified every blob against its versioned hash: decode without a second
         // (expensive) KZG pass.
         let decoder = BlobCodecDecoder::trusting();
-        let out = derive_l1_block(&self.derive, &self.state, &input, &BlockBlobs(block), &decoder)
+        let out = derive_l1_block(&self.derive, state, &input, &BlockBlobs(block), &decoder)
             .map_err(|source| DriverError::Derive { severity: source.severity(), source })?;
         for s in &out.skipped {
             warn!(target: "based::node", l1_block = block.number(), proposal = s.proposal_id, reason = %s.reason, "skipped");
         }
-        let count = out.blocks.len();
-        let progress = meta::progress_entries(&out.state, Some(&block.header));
-        if count == 0 {
-            meta::put_progress(&self.store, &out.state, Some(&block.header))?;
-        }
-        for (i, derived) in out.blocks.iter().enumerate() {
-            let mut entries = vec![meta::origin_entry(derived)];
-            if i + 1 == count {
-                entries.extend(progress.iter().cloned());
-            }
-            self.import(derived, entries)?;
-        }
-        debug!(target: "based::node", l1_block = block.number(), l2_blocks = count, "processed L1 block");
-        self.state = out.state;
-        Ok(())
+        Ok(out)
     }
 
     fn import(
         &self,
+        importer: &mut DerivedImporter,
         derived: &DerivedBlock,
         meta: Vec<(Vec<u8>, Vec<u8>)>,
+        durability: based_storage::Durability,
     ) -> Result<(), DriverError> {
         let number = derived.number;
-        let parent = based_engine::head(&self.store)
-            .map_err(|source| DriverError::Import { number, source })?;
-        let input = BlockInput {
-            parent,
-            timestamp: derived.timestamp,
-            fee_recipient: derived.fee_recipient,
-            gas_limit: derived.gas_limit,
-            anchor: derived.anchor,
-            deposits: derived
-                .deposits
-                .iter()
-                .map(|w| Deposit { id: w.index, to: w.address, amount_gwei: w.amount })
-                .collect(),
-            transactions: derived.transactions.clone(),
-        };
-        let imported = based_engine::import(&self.store, &self.spec, &input, meta)
+        let imported = importer
+            .import_next(&self.store, &self.spec, derived, meta, durability)
             .map_err(|source| DriverError::Import { number, source })?;
         if imported.header.inner().number != number {
             return Err(DriverError::Meta(format!(
@@ -237,6 +276,10 @@ impl Driver {
             txs = imported.transactions.len(),
             skipped = imported.skipped.len(),
             l1_origin = derived.origin.block_number,
+            recover_wait_ms = imported.timings.recover.as_millis(),
+            execute_ms = imported.timings.execute.as_millis(),
+            state_root_ms = imported.timings.state_root.as_millis(),
+            commit_ms = imported.timings.commit.as_millis(),
             "L2 block"
         );
         Ok(())

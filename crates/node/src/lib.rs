@@ -18,6 +18,7 @@ pub mod driver;
 pub mod meta;
 mod service;
 
+pub use based_storage::DEFAULT_TRIE_CACHE_BYTES;
 pub use driver::{Driver, DriverError};
 pub use service::{NodeBackend, SwappableForwarder};
 
@@ -39,6 +40,8 @@ pub struct NodeConfig {
     pub chain: Arc<ChainSpec>,
     /// Data directory; the store is `<datadir>/db`.
     pub datadir: PathBuf,
+    /// Bytes of trie nodes the store caches in memory.
+    pub trie_cache_bytes: usize,
     /// L1 execution client JSON-RPC URL.
     pub l1_rpc_url: String,
     /// L1 beacon API base URL (blobs).
@@ -130,7 +133,7 @@ fn url(s: &str) -> Result<alloy_transport_http::reqwest::Url, NodeError> {
 pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     std::fs::create_dir_all(&cfg.datadir)
         .map_err(|e| NodeError::Config(format!("datadir {}: {e}", cfg.datadir.display())))?;
-    let store = Store::open(cfg.datadir.join("db"))?;
+    let store = Store::open_with_cache(cfg.datadir.join("db"), cfg.trie_cache_bytes)?;
     let l1 =
         alloy_provider::RootProvider::<alloy_network::Ethereum>::new_http(url(&cfg.l1_rpc_url)?);
 
@@ -178,10 +181,11 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let based_l1::L1WatcherHandle { notifications, acks, task, .. } = watcher;
     let driver_backend = backend.clone();
+    let runtime = tokio::runtime::Handle::current();
     let driver = std::thread::Builder::new()
         .name("based-driver".into())
         .spawn(move || {
-            service::run_driver(driver, notifications, acks, driver_backend, shutdown_rx)
+            service::run_driver(driver, notifications, acks, driver_backend, shutdown_rx, runtime)
         })
         .map_err(|e| NodeError::Config(format!("spawning driver thread: {e}")))?;
 

@@ -8,8 +8,7 @@
 //! - `l1/header/<u64be l1 number>`: RLP header of a processed L1 block (resume after restart).
 //!
 //! The progress entries of an L1 block are written in the same store transaction as its last L2
-//! block; when it derived no block they are written state first, pointer second, so a crash in
-//! between leaves only an unused state entry. Origin entries of unwound blocks stay behind but are
+//! block, or in one transaction of their own when it derived no block. Origin entries of unwound blocks stay behind but are
 //! never read above the head and are overwritten, in the same transaction, by the next block of
 //! that number.
 
@@ -45,18 +44,6 @@ pub fn progress_entries(
     entries.push((key(STATE_PREFIX, n), state.encode()));
     entries.push((PROGRESS_KEY.to_vec(), n.to_be_bytes().to_vec()));
     entries
-}
-
-/// Writes the progress entries outside a block commit (the pointer last).
-pub fn put_progress(
-    store: &Store,
-    state: &DerivationState,
-    l1_header: Option<&Header>,
-) -> Result<(), DriverError> {
-    for (k, v) in progress_entries(state, l1_header) {
-        store.put_meta(&k, &v)?;
-    }
-    Ok(())
 }
 
 /// The persisted headers of the processed L1 blocks `tip - max + 1 ..= tip`, ascending and

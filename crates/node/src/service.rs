@@ -26,19 +26,22 @@ pub(crate) fn run_driver(
     mut notifications: mpsc::Receiver<L1Notification>,
     acks: mpsc::UnboundedSender<FinishedHeight>,
     backend: Arc<NodeBackend>,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+    runtime: tokio::runtime::Handle,
 ) {
     let mut last_log = Instant::now();
     let mut processed_since_log = 0u64;
     while !*shutdown.borrow() {
-        let notification = match notifications.try_recv() {
-            Ok(n) => n,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
+        // Block (this is the driver's own thread) until a notification or shutdown. Either way
+        // out of the select without a notification ends the loop: the L1 source is gone, or
+        // shutdown was requested (or its sender dropped).
+        let next = runtime.block_on(async {
+            tokio::select! {
+                n = notifications.recv() => n,
+                _ = shutdown.changed() => None,
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
-        };
+        });
+        let Some(notification) = next else { break };
         let mut delay = Duration::from_millis(100);
         loop {
             match driver.apply(&notification) {

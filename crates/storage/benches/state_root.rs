@@ -4,7 +4,8 @@
 //! contracts. Stores are file-backed (redb, fsync on commit) in a temp dir and built once per
 //! run with the bulk genesis path (`init_genesis`: plain rows + from-scratch trie build).
 //!
-//! Run: `cargo bench -p based-storage --bench state_root` (set `BASED_BENCH_SIZES=10000` to skip 1M).
+//! Run: `cargo bench -p based-storage --bench state_root` (set `BASED_BENCH_SIZES=10000` to skip 1M,
+//! `BASED_BENCH_TRIE_CACHE_MB=0` to disable the store's trie-node cache).
 #![allow(missing_docs, clippy::print_stderr, clippy::unwrap_used, clippy::arithmetic_side_effects)]
 
 use alloy_genesis::GenesisAccount;
@@ -86,7 +87,11 @@ struct Setup {
 
 fn build(size: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let cache = std::env::var("BASED_BENCH_TRIE_CACHE_MB")
+        .ok()
+        .map_or(based_storage::DEFAULT_TRIE_CACHE_BYTES, |mb| mb.parse::<usize>().unwrap() << 20);
+    eprintln!("[bench] trie-node cache: {} MiB", cache >> 20);
+    let store = Store::open_with_cache(dir.path().join("db"), cache).unwrap();
     eprintln!("[bench] building genesis alloc of {size} accounts");
     let started = Instant::now();
     let alloc = alloc(size);
@@ -115,6 +120,23 @@ fn bench(c: &mut Criterion) {
                 bundle_from_changes(setup.store.latest().unwrap(), &block_changes(setup.size, n))
             })
             .collect();
+        // The work a block implies at this size: trie nodes re-encoded and re-hashed (puts) per
+        // block. The MPT gets deeper with more accounts, so this grows with the state; the time
+        // ratio between sizes is compared against this ratio in docs/benchmarks.md.
+        let (mut puts, mut bytes) = (0usize, 0usize);
+        for b in &bundles {
+            let (_, updates) = setup.store.state_root_with(b).unwrap();
+            for node in updates.nodes.values().flatten() {
+                puts += 1;
+                bytes += node.len();
+            }
+        }
+        let n = bundles.len() as f64;
+        eprintln!(
+            "[bench] {size} accounts: per block {:.1} trie nodes re-encoded, {:.0} bytes of node RLP hashed",
+            puts as f64 / n,
+            bytes as f64 / n
+        );
         let mut i = 0;
         group.bench_function(format!("state_root_with/{size}"), |b| {
             b.iter(|| {

@@ -17,6 +17,8 @@
 //!   has `header.state_root`; otherwise nothing is written.
 //!   Deviation from the lead's sketch: `BlockCommit` also has `withdrawals` (deposits travel in
 //!   the withdrawals list and RPC must serve them).
+//!   [`Store::commit_block_with`] takes a [`Durability`]: `Deferred` commits skip the fsync and
+//!   reach the disk with the next `Immediate` one (a crash loses them whole, never in part).
 //! - [`Store::unwind_to`]`(number)` / [`Store::unwind_to_with_meta`] — one write transaction.
 //! - [`Store::head`], [`Store::head_header`], [`Store::header_by_number`],
 //!   [`Store::header_by_hash`], [`Store::block_hash`], [`Store::body`], [`Store::receipts`],
@@ -49,7 +51,7 @@
 //! | `canonical` | number (8) | block hash (32) |
 //! | `header_numbers` | block hash (32) | number (8) |
 //! | `bodies` | number (8) | RLP `[txs as EIP-2718 bytes, senders, has_withdrawals, withdrawals]` |
-//! | `receipts` | number (8) | RLP list of EIP-2718 receipt bytes |
+//! | `receipts` | number (8) | RLP list of `[tx type, status, cumulative gas, logs]` (no bloom: recomputed on read) |
 //! | `tx_index` | tx hash (32) | number (8) ‖ index (4) |
 //! | `account_changes` | block (8) ‖ address (20) | previous account row, empty = absent |
 //! | `account_history` | address (20) ‖ block (8) | () — index for historical reads |
@@ -69,6 +71,10 @@
 //!   restores those values and re-applies them to the trie (the path-keyed trie is canonical, so
 //!   the node set becomes byte-identical to the one before).
 //! - An account deleted from the state loses its storage (plain and trie) in the same block.
+//! - The in-memory trie-node cache ([`Store::open_with_cache`]) always equals the `trie_nodes`
+//!   rows of the head it is tagged with: it is locked across every write transaction that touches
+//!   the trie and updated with exactly the updates that transaction applied (or emptied), and a
+//!   root computation uses it only on a snapshot of that head. It changes speed, never results.
 #![cfg_attr(
     not(test),
     deny(
@@ -80,25 +86,33 @@
     )
 )]
 
+mod cache;
 mod reader;
 mod state;
 mod tables;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_consensus::{
+    Eip658Value, Header, Receipt, ReceiptEnvelope, TxEnvelope, TxReceipt, TxType,
+};
 use alloy_eips::{
     eip2718::{Decodable2718, Encodable2718},
     eip4895::{Withdrawal, Withdrawals},
 };
 use alloy_genesis::GenesisAccount;
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, Log};
 use alloy_rlp::{Decodable, RlpDecodable, RlpEncodable};
 pub use based_trie::{TrieError, TrieUpdates};
+pub use cache::DEFAULT_TRIE_CACHE_BYTES;
 pub use reader::{HistoricalStateReader, StateReader};
 use redb::ReadableDatabase;
 use revm::database::BundleState;
-use std::{collections::BTreeMap, path::Path, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard},
+};
 use tables::*;
 
 /// Errors of the store.
@@ -189,6 +203,17 @@ pub enum StoreError {
     /// Bytecode referenced by an account is missing.
     #[error("bytecode {0} not found")]
     MissingCode(B256),
+    /// The thread computing a state root panicked (a bug; nothing was written).
+    #[error("state-root worker panicked")]
+    RootWorkerPanicked,
+    /// The header returned by a seal function does not belong to the block being committed.
+    #[error("sealed header is block {number}, expected {expected} on the given parent")]
+    SealMismatch {
+        /// Number in the sealed header.
+        number: u64,
+        /// Number of the block being committed.
+        expected: u64,
+    },
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}
@@ -208,7 +233,8 @@ redb_from!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
 impl From<alloy_eips::eip2718::Eip2718Error> for StoreError {
@@ -244,6 +270,51 @@ pub struct BlockCommit {
     pub trie_updates: TrieUpdates,
     /// Meta key/values written in the same transaction (derivation progress etc.).
     pub meta: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A block whose state root the store computes while writing it ([`Store::seal_and_commit`]).
+#[derive(Debug, Clone)]
+pub struct UnsealedBlock {
+    /// Block number (head + 1).
+    pub number: u64,
+    /// Parent hash (the head hash).
+    pub parent_hash: B256,
+    /// Included transactions in block order.
+    pub transactions: Vec<TxEnvelope>,
+    /// Recovered sender of each transaction.
+    pub senders: Vec<Address>,
+    /// Receipt of each transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// Withdrawals list (L2 deposits).
+    pub withdrawals: Option<Withdrawals>,
+    /// State changes of the block.
+    pub bundle: BundleState,
+    /// Meta key/values written in the same transaction.
+    pub meta: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What [`Store::seal_and_commit`] committed.
+#[derive(Debug, Clone)]
+pub struct SealedBlock {
+    /// The header, with the computed state root.
+    pub header: Header,
+    /// Its hash.
+    pub hash: B256,
+    /// Time the state root took (it ran alongside the store writes).
+    pub state_root_time: std::time::Duration,
+}
+
+/// How durable a [`Store::commit_block_with`] is when it returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Persisted (fsync) before the call returns.
+    #[default]
+    Immediate,
+    /// Visible at once, persisted by the next [`Durability::Immediate`] commit. A crash before
+    /// that loses the deferred blocks *as a whole* (the store reopens at the last immediate
+    /// commit), never part of one. Use it for all but the last block of a group whose progress
+    /// marker is written with the last one (the node does this per L1 block).
+    Deferred,
 }
 
 /// A stored block body.
@@ -283,27 +354,43 @@ struct StoredBody {
     withdrawals: Vec<Withdrawal>,
 }
 
-/// The embedded store. Cheap to clone; all clones share one database.
+/// The embedded store. Cheap to clone; all clones share one database and one trie-node cache.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Arc<redb::Database>,
+    /// Trie nodes of the head state (see `cache.rs`); locked across every trie write.
+    trie_cache: Arc<Mutex<cache::TrieCache>>,
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path` with a [`DEFAULT_TRIE_CACHE_BYTES`] node cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_TRIE_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store at `path`, caching up to `trie_cache_bytes` of trie nodes in
+    /// memory (0 disables the cache). The cache only changes speed, never results.
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        trie_cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
         let db = redb::Database::builder().create(path)?;
-        Self::init_tables(db)
+        Self::init_tables(db, trie_cache_bytes)
     }
 
     /// Creates a fresh in-memory store (tests, tooling).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let db =
-            redb::Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Self::init_tables(db)
+        Self::open_in_memory_with_cache(DEFAULT_TRIE_CACHE_BYTES)
     }
 
-    fn init_tables(db: redb::Database) -> Result<Self, StoreError> {
+    /// [`Self::open_in_memory`] with a trie-node cache of `trie_cache_bytes`.
+    pub fn open_in_memory_with_cache(trie_cache_bytes: usize) -> Result<Self, StoreError> {
+        let db =
+            redb::Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::init_tables(db, trie_cache_bytes)
+    }
+
+    fn init_tables(db: redb::Database, trie_cache_bytes: usize) -> Result<Self, StoreError> {
         let tx = db.begin_write()?;
         {
             tx.open_table(ACCOUNTS)?;
@@ -325,7 +412,21 @@ impl Store {
             tx.open_table(CHAIN)?;
         }
         tx.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            trie_cache: Arc::new(Mutex::new(cache::TrieCache::new(trie_cache_bytes))),
+        })
+    }
+
+    /// Locks the trie cache. A panic while it was held may have left it half-updated, so a
+    /// poisoned cache is emptied (it is only an accelerator).
+    fn trie_cache(&self) -> MutexGuard<'_, cache::TrieCache> {
+        self.trie_cache.lock().unwrap_or_else(|poisoned| {
+            let mut cache = poisoned.into_inner();
+            cache.clear();
+            self.trie_cache.clear_poison();
+            cache
+        })
     }
 
     /// Writes the genesis state and header; returns the state root.
@@ -337,6 +438,8 @@ impl Store {
         header: &Header,
         alloc: &BTreeMap<Address, GenesisAccount>,
     ) -> Result<B256, StoreError> {
+        let mut cache = self.trie_cache();
+        cache.clear();
         state::init_genesis(&self.db, header, alloc)
     }
 
@@ -357,17 +460,52 @@ impl Store {
     /// State root of the head state with `bundle` applied, and the trie updates producing it.
     /// Reads only; the updates go into [`BlockCommit::trie_updates`].
     pub fn state_root_with(&self, bundle: &BundleState) -> Result<(B256, TrieUpdates), StoreError> {
-        state::state_root_with(&self.db, bundle)
+        state::state_root_with(&self.db, &mut self.trie_cache(), bundle)
     }
 
-    /// Commits one block atomically (see [`BlockCommit`]).
+    /// Commits one block atomically and durably (see [`BlockCommit`]).
     pub fn commit_block(&self, commit: BlockCommit) -> Result<(), StoreError> {
-        state::commit_block(&self.db, commit)
+        self.commit_block_with(commit, Durability::Immediate)
+    }
+
+    /// [`Self::commit_block`] with a choice of [`Durability`].
+    pub fn commit_block_with(
+        &self,
+        commit: BlockCommit,
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        let (parent, hash) = (commit.header.parent_hash, commit.hash);
+        let mut cache = self.trie_cache();
+        let updates = state::commit_block(&self.db, commit, durability)?;
+        cache.committed(parent, hash, &updates);
+        Ok(())
+    }
+
+    /// Commits `block` atomically, computing its state root on a second thread while the writes
+    /// that do not depend on the root (plain state, change set, body, receipts, transaction index)
+    /// go into the block's write transaction; `seal(root)` then gives the header (its
+    /// `state_root` is set to `root`). Equivalent to [`Self::state_root_with`] followed by
+    /// [`Self::commit_block_with`], in less wall-clock time.
+    pub fn seal_and_commit(
+        &self,
+        block: UnsealedBlock,
+        seal: impl FnOnce(B256) -> Header,
+        durability: Durability,
+    ) -> Result<SealedBlock, StoreError> {
+        let parent = block.parent_hash;
+        let mut cache = self.trie_cache();
+        let sealed = state::seal_and_commit(&self.db, &mut cache, block, seal, durability)?;
+        cache.committed(parent, sealed.hash, &sealed.trie_updates);
+        Ok(SealedBlock {
+            header: sealed.header,
+            hash: sealed.hash,
+            state_root_time: sealed.state_root_time,
+        })
     }
 
     /// Removes blocks above `number` and restores state, trie and head, atomically.
     pub fn unwind_to(&self, number: u64) -> Result<(), StoreError> {
-        state::unwind_to(&self.db, number, &[])
+        self.unwind_to_with_meta(number, &[])
     }
 
     /// [`Self::unwind_to`] that also writes `meta` in the same transaction.
@@ -376,7 +514,10 @@ impl Store {
         number: u64,
         meta: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<(), StoreError> {
-        state::unwind_to(&self.db, number, meta)
+        let mut cache = self.trie_cache();
+        let unwound = state::unwind_to(&self.db, number, meta)?;
+        cache.committed(unwound.from, unwound.to, &unwound.updates);
+        Ok(())
     }
 
     /// Number and hash of the head block (`None` before genesis).
@@ -484,6 +625,31 @@ impl Store {
         Ok(meta.get(key)?.map(|v| v.value().to_vec()))
     }
 
+    /// Writes several meta values in one durable transaction.
+    pub fn put_meta_entries(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        self.put_meta_entries_with(entries, Durability::Immediate)
+    }
+
+    /// [`Self::put_meta_entries`] with a choice of [`Durability`].
+    pub fn put_meta_entries_with(
+        &self,
+        entries: &[(Vec<u8>, Vec<u8>)],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write()?;
+        if durability == Durability::Deferred {
+            tx.set_durability(redb::Durability::None)?;
+        }
+        {
+            let mut meta = tx.open_table(META)?;
+            for (k, v) in entries {
+                meta.insert(k.as_slice(), v.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Writes a meta value in its own transaction.
     pub fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
@@ -526,15 +692,42 @@ pub(crate) fn decode_body(bytes: &[u8]) -> Result<BlockBody, StoreError> {
     })
 }
 
+/// A receipt as stored: everything but the logs bloom, which is recomputed on read (it is a
+/// function of the logs and would be 256 of the ~270 bytes of a typical transfer's receipt).
+#[derive(RlpEncodable, RlpDecodable)]
+struct StoredReceipt {
+    tx_type: u8,
+    status: Eip658Value,
+    cumulative_gas_used: u64,
+    logs: Vec<Log>,
+}
+
 pub(crate) fn encode_receipts(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
-    let list: Vec<Bytes> = receipts.iter().map(|r| Bytes::from(r.encoded_2718())).collect();
+    let list: Vec<StoredReceipt> = receipts
+        .iter()
+        .map(|r| StoredReceipt {
+            tx_type: r.tx_type() as u8,
+            status: r.status_or_post_state(),
+            cumulative_gas_used: r.cumulative_gas_used(),
+            logs: r.logs().to_vec(),
+        })
+        .collect();
     alloy_rlp::encode(list)
 }
 
 pub(crate) fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptEnvelope>, StoreError> {
-    let list = Vec::<Bytes>::decode(&mut &bytes[..])?;
-    list.iter()
-        .map(|r| ReceiptEnvelope::decode_2718(&mut r.as_ref()).map_err(StoreError::from))
+    let list = Vec::<StoredReceipt>::decode(&mut &bytes[..])?;
+    list.into_iter()
+        .map(|r| {
+            let tx_type = TxType::try_from(r.tx_type)
+                .map_err(|e| corrupt("receipts", format!("transaction type: {e}")))?;
+            let receipt = Receipt {
+                status: r.status,
+                cumulative_gas_used: r.cumulative_gas_used,
+                logs: r.logs,
+            };
+            Ok(ReceiptEnvelope::from_typed(tx_type, receipt.with_bloom()))
+        })
         .collect()
 }
 

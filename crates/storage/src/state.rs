@@ -1,6 +1,11 @@
 //! Genesis import, block commit, state-root computation and unwind.
 
-use crate::{BlockCommit, StoreError, encode_body, encode_receipts, tables::*};
+use crate::{
+    BlockCommit, Durability, StoreError, UnsealedBlock,
+    cache::{CachedNodes, TrieCache},
+    encode_body, encode_receipts,
+    tables::*,
+};
 use alloy_consensus::Header;
 use alloy_genesis::GenesisAccount;
 use alloy_primitives::{Address, B256, U256, keccak256};
@@ -13,7 +18,10 @@ use revm::{
     database::{BundleState, OriginalValuesKnown},
     state::{AccountInfo, Bytecode},
 };
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet, HashSet},
+};
 use tracing::{debug, info};
 
 const TARGET: &str = "based::storage";
@@ -102,6 +110,7 @@ fn trie_changes<T: ReadableTable<[u8; 20], &'static [u8]>>(
 
 pub(crate) fn state_root_with(
     db: &redb::Database,
+    cache: &mut TrieCache,
     bundle: &BundleState,
 ) -> Result<(B256, TrieUpdates), StoreError> {
     let tx = db.begin_read()?;
@@ -109,7 +118,16 @@ pub(crate) fn state_root_with(
     let nodes = tx.open_table(TRIE_NODES)?;
     let changes = derive_changes(bundle);
     let trie = trie_changes(&changes, &accounts)?;
-    Ok(compute_state_root(&NodeTable(&nodes), &trie)?)
+    match tx.open_table(CHAIN)?.get(HEAD_KEY)? {
+        Some(head) => {
+            let (_, head) = decode_head(head.value())?;
+            cache.use_version(head);
+            let reader = CachedNodes { cache: RefCell::new(cache), table: NodeTable(&nodes) };
+            Ok(compute_state_root(&reader, &trie)?)
+        }
+        // No genesis yet: nothing worth caching.
+        None => Ok(compute_state_root(&NodeTable(&nodes), &trie)?),
+    }
 }
 
 fn apply_trie_updates(
@@ -270,7 +288,12 @@ pub(crate) fn init_genesis(
             computed: root,
         });
     }
-    write_block_data(&tx, header, hash, &[], &[], &[], None)?;
+    write_header(&tx, header, hash)?;
+    write_body(
+        &tx,
+        header.number,
+        &BodyParts { transactions: &[], senders: &[], receipts: &[], withdrawals: None },
+    )?;
     {
         let mut chain = tx.open_table(CHAIN)?;
         chain.insert(GENESIS_KEY, hash.as_slice())?;
@@ -281,60 +304,85 @@ pub(crate) fn init_genesis(
     Ok(root)
 }
 
-fn write_block_data(
+fn write_header(
     tx: &redb::WriteTransaction,
     header: &Header,
     hash: B256,
-    transactions: &[alloy_consensus::TxEnvelope],
-    senders: &[Address],
-    receipts: &[alloy_consensus::ReceiptEnvelope],
-    withdrawals: Option<&alloy_eips::eip4895::Withdrawals>,
 ) -> Result<(), StoreError> {
     let number = header.number;
     tx.open_table(HEADERS)?.insert(number, alloy_rlp::encode(header).as_slice())?;
     tx.open_table(CANONICAL)?.insert(number, hash.0)?;
     tx.open_table(HEADER_NUMBERS)?.insert(hash.0, number)?;
-    tx.open_table(BODIES)?
-        .insert(number, encode_body(transactions, senders, withdrawals).as_slice())?;
-    tx.open_table(RECEIPTS)?.insert(number, encode_receipts(receipts).as_slice())?;
+    Ok(())
+}
+
+/// The parts of a block keyed by its number: body, receipts and the transaction index.
+fn write_body(
+    tx: &redb::WriteTransaction,
+    number: u64,
+    body: &BodyParts<'_>,
+) -> Result<(), StoreError> {
+    tx.open_table(BODIES)?.insert(
+        number,
+        encode_body(body.transactions, body.senders, body.withdrawals).as_slice(),
+    )?;
+    tx.open_table(RECEIPTS)?.insert(number, encode_receipts(body.receipts).as_slice())?;
     let mut index = tx.open_table(TX_INDEX)?;
-    for (i, t) in transactions.iter().enumerate() {
+    for (i, t) in body.transactions.iter().enumerate() {
         let i = u32::try_from(i).map_err(|_| corrupt("bodies", "too many transactions"))?;
         index.insert(t.tx_hash().0, tx_location(number, i))?;
     }
     Ok(())
 }
 
-pub(crate) fn commit_block(db: &redb::Database, commit: BlockCommit) -> Result<(), StoreError> {
-    let BlockCommit {
-        header,
-        hash,
-        transactions,
-        senders,
-        receipts,
-        withdrawals,
-        bundle,
-        trie_updates,
-        meta,
-    } = commit;
-    let computed = header.hash_slow();
-    if computed != hash {
-        return Err(StoreError::HashMismatch { given: hash, computed });
+/// Borrowed body of a block being committed.
+struct BodyParts<'a> {
+    transactions: &'a [alloy_consensus::TxEnvelope],
+    senders: &'a [Address],
+    receipts: &'a [alloy_consensus::ReceiptEnvelope],
+    withdrawals: Option<&'a alloy_eips::eip4895::Withdrawals>,
+}
+
+impl BodyParts<'_> {
+    fn check_lengths(&self) -> Result<(), StoreError> {
+        if self.transactions.len() != self.senders.len()
+            || self.transactions.len() != self.receipts.len()
+        {
+            return Err(StoreError::LengthMismatch {
+                transactions: self.transactions.len(),
+                senders: self.senders.len(),
+                receipts: self.receipts.len(),
+            });
+        }
+        Ok(())
     }
-    if transactions.len() != senders.len() || transactions.len() != receipts.len() {
-        return Err(StoreError::LengthMismatch {
-            transactions: transactions.len(),
-            senders: senders.len(),
-            receipts: receipts.len(),
-        });
+}
+
+/// Opens the write transaction of block `number` with parent `parent` and checks it extends the head.
+fn begin_block(
+    db: &redb::Database,
+    number: u64,
+    parent: B256,
+    hash: B256,
+    durability: Durability,
+) -> Result<redb::WriteTransaction, StoreError> {
+    let mut tx = db.begin_write()?;
+    if durability == Durability::Deferred {
+        tx.set_durability(redb::Durability::None)?;
     }
-    let number = header.number;
-    let tx = db.begin_write()?;
     let (head_number, head_hash) = read_head(&tx.open_table(CHAIN)?)?;
-    if head_number.checked_add(1) != Some(number) || header.parent_hash != head_hash {
+    if head_number.checked_add(1) != Some(number) || parent != head_hash {
         return Err(StoreError::NotChild { number, hash, head_number, head_hash });
     }
-    let changes = derive_changes(&bundle);
+    Ok(tx)
+}
+
+/// Plain state, change set, history index and bytecode of block `number`.
+fn write_state_changes(
+    tx: &redb::WriteTransaction,
+    number: u64,
+    changes: &BlockChanges,
+) -> Result<(), StoreError> {
     {
         let mut accounts = tx.open_table(ACCOUNTS)?;
         let mut storage = tx.open_table(STORAGE)?;
@@ -398,27 +446,76 @@ pub(crate) fn commit_block(db: &redb::Database, commit: BlockCommit) -> Result<(
             }
         }
     }
+    Ok(())
+}
+
+/// Applies the trie updates (checking the root against `header`), writes the header, `meta` and
+/// the new head, and commits.
+fn finish_block(
+    tx: redb::WriteTransaction,
+    header: &Header,
+    hash: B256,
+    trie_updates: &TrieUpdates,
+    meta: &[(Vec<u8>, Vec<u8>)],
+) -> Result<(), StoreError> {
     {
         let mut nodes = tx.open_table(TRIE_NODES)?;
-        apply_trie_updates(&mut nodes, &trie_updates)?;
+        apply_trie_updates(&mut nodes, trie_updates)?;
         let root = current_root(&nodes)?;
         if root != header.state_root {
             return Err(StoreError::StateRootMismatch {
-                number,
+                number: header.number,
                 expected: header.state_root,
                 computed: root,
             });
         }
     }
-    write_block_data(&tx, &header, hash, &transactions, &senders, &receipts, withdrawals.as_ref())?;
+    write_header(&tx, header, hash)?;
     {
         let mut meta_table = tx.open_table(META)?;
-        for (k, v) in &meta {
+        for (k, v) in meta {
             meta_table.insert(k.as_slice(), v.as_slice())?;
         }
-        tx.open_table(CHAIN)?.insert(HEAD_KEY, head_value(number, &hash).as_slice())?;
+        tx.open_table(CHAIN)?.insert(HEAD_KEY, head_value(header.number, &hash).as_slice())?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Commits `commit`; returns the trie updates it applied (for the node cache).
+pub(crate) fn commit_block(
+    db: &redb::Database,
+    commit: BlockCommit,
+    durability: Durability,
+) -> Result<TrieUpdates, StoreError> {
+    let BlockCommit {
+        header,
+        hash,
+        transactions,
+        senders,
+        receipts,
+        withdrawals,
+        bundle,
+        trie_updates,
+        meta,
+    } = commit;
+    let computed = header.hash_slow();
+    if computed != hash {
+        return Err(StoreError::HashMismatch { given: hash, computed });
+    }
+    let body = BodyParts {
+        transactions: &transactions,
+        senders: &senders,
+        receipts: &receipts,
+        withdrawals: withdrawals.as_ref(),
+    };
+    body.check_lengths()?;
+    let number = header.number;
+    let tx = begin_block(db, number, header.parent_hash, hash, durability)?;
+    let changes = derive_changes(&bundle);
+    write_state_changes(&tx, number, &changes)?;
+    write_body(&tx, number, &body)?;
+    finish_block(tx, &header, hash, &trie_updates, &meta)?;
     debug!(
         target: TARGET,
         number,
@@ -428,16 +525,95 @@ pub(crate) fn commit_block(db: &redb::Database, commit: BlockCommit) -> Result<(
         txs = transactions.len(),
         "committed block"
     );
-    Ok(())
+    Ok(trie_updates)
+}
+
+/// A block sealed and committed by [`seal_and_commit`].
+pub(crate) struct SealedCommit {
+    pub(crate) header: Header,
+    pub(crate) hash: B256,
+    pub(crate) trie_updates: TrieUpdates,
+    pub(crate) state_root_time: std::time::Duration,
+}
+
+/// Computes the state root of `block` on a second thread while this one writes everything that
+/// does not depend on it (plain state, change set, body, receipts, transaction index) into the
+/// block's write transaction; then seals the header with `seal(root)`, applies the trie updates
+/// and commits. The result is identical to [`state_root_with`] followed by [`commit_block`].
+pub(crate) fn seal_and_commit<F>(
+    db: &redb::Database,
+    cache: &mut TrieCache,
+    block: UnsealedBlock,
+    seal: F,
+    durability: Durability,
+) -> Result<SealedCommit, StoreError>
+where
+    F: FnOnce(B256) -> Header,
+{
+    let UnsealedBlock {
+        number,
+        parent_hash,
+        transactions,
+        senders,
+        receipts,
+        withdrawals,
+        bundle,
+        meta,
+    } = block;
+    let body = BodyParts {
+        transactions: &transactions,
+        senders: &senders,
+        receipts: &receipts,
+        withdrawals: withdrawals.as_ref(),
+    };
+    body.check_lengths()?;
+    let (root, written) = std::thread::scope(|scope| {
+        let root = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            state_root_with(db, cache, &bundle).map(|r| (r, started.elapsed()))
+        });
+        let written = begin_block(db, number, parent_hash, B256::ZERO, durability).and_then(|tx| {
+            write_state_changes(&tx, number, &derive_changes(&bundle))?;
+            write_body(&tx, number, &body)?;
+            Ok(tx)
+        });
+        (root.join(), written)
+    });
+    let ((state_root, trie_updates), state_root_time) =
+        root.map_err(|_| StoreError::RootWorkerPanicked)??;
+    let tx = written?;
+    let mut header = seal(state_root);
+    header.state_root = state_root;
+    if header.number != number || header.parent_hash != parent_hash {
+        return Err(StoreError::SealMismatch { number: header.number, expected: number });
+    }
+    let hash = header.hash_slow();
+    finish_block(tx, &header, hash, &trie_updates, &meta)?;
+    debug!(
+        target: TARGET,
+        number,
+        %hash,
+        trie_nodes = trie_updates.len(),
+        txs = transactions.len(),
+        "sealed and committed block"
+    );
+    Ok(SealedCommit { header, hash, trie_updates, state_root_time })
+}
+
+/// What an unwind did to the trie: from the head `from` to the block `to`, with `updates`.
+pub(crate) struct Unwound {
+    pub(crate) from: B256,
+    pub(crate) to: B256,
+    pub(crate) updates: TrieUpdates,
 }
 
 pub(crate) fn unwind_to(
     db: &redb::Database,
     target: u64,
     meta: &[(Vec<u8>, Vec<u8>)],
-) -> Result<(), StoreError> {
+) -> Result<Unwound, StoreError> {
     let tx = db.begin_write()?;
-    let (head, _) = read_head(&tx.open_table(CHAIN)?)?;
+    let (head, head_hash) = read_head(&tx.open_table(CHAIN)?)?;
     if target > head {
         return Err(StoreError::UnwindAboveHead { target, head });
     }
@@ -560,7 +736,7 @@ pub(crate) fn unwind_to(
             trie.accounts.insert(keccak256(address), update);
         }
     }
-    {
+    let updates = {
         let mut nodes = tx.open_table(TRIE_NODES)?;
         let (root, updates) = compute_state_root(&NodeTable(&nodes), &trie)?;
         if root != target_header.state_root {
@@ -571,7 +747,8 @@ pub(crate) fn unwind_to(
             });
         }
         apply_trie_updates(&mut nodes, &updates)?;
-    }
+        updates
+    };
 
     // Drop the chain data above the target.
     {
@@ -601,5 +778,5 @@ pub(crate) fn unwind_to(
     }
     tx.commit()?;
     info!(target: TARGET, from = head, to = target, accounts = trie.accounts.len(), "unwound");
-    Ok(())
+    Ok(Unwound { from: head_hash, to: target_hash, updates })
 }

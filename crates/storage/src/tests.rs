@@ -134,7 +134,11 @@ fn genesis_model() -> Model {
 }
 
 fn new_store(model: &Model) -> (Store, Header) {
-    let store = Store::open_in_memory().unwrap();
+    new_store_with_cache(model, DEFAULT_TRIE_CACHE_BYTES)
+}
+
+fn new_store_with_cache(model: &Model, trie_cache_bytes: usize) -> (Store, Header) {
+    let store = Store::open_in_memory_with_cache(trie_cache_bytes).unwrap();
     let alloc = to_alloc(model);
     let header = genesis_header(&alloc);
     assert_eq!(store.init_genesis(&header, &alloc).unwrap(), header.state_root);
@@ -142,7 +146,7 @@ fn new_store(model: &Model) -> (Store, Header) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// Commit random blocks, check state + root against a from-scratch model root and history
     /// readers, unwind the last N blocks and check the earlier state, root and head come back
@@ -151,9 +155,11 @@ proptest! {
     fn commit_unwind_reapply(
         blocks in prop::collection::vec(prop::collection::vec(change_strategy(), 0..8), 1..6),
         unwind_by in 1usize..6,
+        // No cache, one small enough to overflow and drop levels, and an unbounded one.
+        trie_cache_bytes in prop_oneof![Just(0usize), Just(1500), Just(usize::MAX)],
     ) {
         let mut model = genesis_model();
-        let (store, genesis) = new_store(&model);
+        let (store, genesis) = new_store_with_cache(&model, trie_cache_bytes);
         let mut snapshots = vec![(model.clone(), genesis)];
         let mut commits = Vec::new();
         for changes in &blocks {
@@ -359,6 +365,72 @@ fn failed_commit_writes_nothing() {
     assert_state(&store.latest().unwrap(), &model);
 }
 
+#[test]
+fn seal_and_commit_matches_root_then_commit() {
+    let model = genesis_model();
+    let (a, _) = new_store(&model);
+    let (b, _) = new_store(&model);
+    for n in 1..=4u64 {
+        let txs = crash_block_changes(n);
+        let block = next_block(&a, bundle_from_changes(a.latest().unwrap(), &txs)).unwrap();
+        a.commit_block(block.clone()).unwrap();
+        let sealed = b
+            .seal_and_commit(
+                UnsealedBlock {
+                    number: block.header.number,
+                    parent_hash: block.header.parent_hash,
+                    transactions: vec![],
+                    senders: vec![],
+                    receipts: vec![],
+                    withdrawals: None,
+                    bundle: bundle_from_changes(b.latest().unwrap(), &txs),
+                    meta: vec![(b"k".to_vec(), n.to_be_bytes().to_vec())],
+                },
+                |root| Header { state_root: root, ..block.header.clone() },
+                Durability::Immediate,
+            )
+            .unwrap();
+        assert_eq!(sealed.hash, block.hash, "block {n}");
+        assert_eq!(b.head().unwrap().unwrap().hash, block.hash);
+        assert_eq!(b.get_meta(b"k").unwrap(), Some(n.to_be_bytes().to_vec()));
+    }
+    // A block that does not extend the head writes nothing.
+    let head = b.head().unwrap().unwrap();
+    let wrong = UnsealedBlock {
+        number: head.number + 1,
+        parent_hash: B256::repeat_byte(1),
+        transactions: vec![],
+        senders: vec![],
+        receipts: vec![],
+        withdrawals: None,
+        bundle: BundleState::default(),
+        meta: vec![],
+    };
+    let err = b.seal_and_commit(wrong, |_| Header::default(), Durability::Immediate);
+    assert!(matches!(err, Err(StoreError::NotChild { .. })));
+    assert_eq!(b.head().unwrap().unwrap(), head);
+}
+
+#[test]
+fn deferred_commits_are_visible_and_persisted_by_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let alloc = sample_alloc(50);
+    let deferred = {
+        let store = Store::open(&path).unwrap();
+        store.init_genesis(&genesis_header(&alloc), &alloc).unwrap();
+        let bundle = bundle_from_changes(store.latest().unwrap(), &crash_block_changes(1));
+        let block = next_block(&store, bundle).unwrap();
+        let hash = block.hash;
+        store.commit_block_with(block, Durability::Deferred).unwrap();
+        // Visible to readers at once, like any commit.
+        assert_eq!(store.head().unwrap().unwrap().hash, hash);
+        hash
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.head().unwrap().unwrap().hash, deferred);
+}
+
 /// Deterministic change list for block `n` of the crash test.
 fn crash_block_changes(n: u64) -> Vec<Vec<TestChange>> {
     (0..20u64)
@@ -386,8 +458,14 @@ fn crash_child() {
     }
     loop {
         let n = store.head().unwrap().unwrap().number + 1;
-        commit_changes(&store, &crash_block_changes(n)).unwrap();
-        std::fs::write(format!("{dir}/committed"), n.to_string()).unwrap();
+        // Odd blocks are deferred (no fsync), even ones durable: a kill may lose a deferred block
+        // but never a durable one, and never leaves half a block.
+        let durability = if n % 2 == 1 { Durability::Deferred } else { Durability::Immediate };
+        let bundle = bundle_from_changes(store.latest().unwrap(), &crash_block_changes(n));
+        store.commit_block_with(next_block(&store, bundle).unwrap(), durability).unwrap();
+        if durability == Durability::Immediate {
+            std::fs::write(format!("{dir}/committed"), n.to_string()).unwrap();
+        }
     }
 }
 

@@ -7,13 +7,14 @@
 //! are dropped.
 
 use crate::{EMPTY_ROOT_HASH, Nibbles, NodeReader, TrieError, TrieId};
+use alloy_primitives::map::HashMap;
 use alloy_primitives::{B256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{
     TrieMask,
     nodes::{BranchNode, ExtensionNode, LeafNode, RlpNode, TrieNode},
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One change: full key (64 nibbles) and the new RLP value, `None` = delete.
 pub(crate) type Change = (Nibbles, Option<Vec<u8>>);
@@ -78,7 +79,7 @@ pub(crate) struct TrieDiff {
 
 impl<'a, R: NodeReader + ?Sized> TrieApplier<'a, R> {
     pub(crate) fn new(reader: &'a R, id: TrieId, wiped: bool) -> Self {
-        Self { reader, id, wiped, loaded: HashMap::new(), writes: BTreeMap::new() }
+        Self { reader, id, wiped, loaded: HashMap::default(), writes: BTreeMap::new() }
     }
 
     /// Applies `changes` (sorted by key, unique keys of 64 nibbles).

@@ -8,8 +8,45 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
+pub(crate) use based_anvil::{DEV_KEYS, free_port};
 use based_contracts::Inbox;
-use based_l1::test_utils::{Anvil, DEV_KEYS};
+
+/// A test L1: anvil (Prague rules) on a free or given port, killed on drop.
+pub(crate) struct Anvil(based_anvil::Anvil);
+
+impl Anvil {
+    /// Starts anvil on a free port with `extra` arguments.
+    pub(crate) fn spawn(extra: &[&str]) -> Result<Self, based_anvil::AnvilError> {
+        Self::start(None, extra)
+    }
+
+    /// Starts anvil on `port` with `extra` arguments.
+    pub(crate) fn spawn_on_port(
+        port: u16,
+        extra: &[&str],
+    ) -> Result<Self, based_anvil::AnvilError> {
+        Self::start(Some(port), extra)
+    }
+
+    fn start(port: Option<u16>, extra: &[&str]) -> Result<Self, based_anvil::AnvilError> {
+        let opts = based_anvil::AnvilOptions {
+            port,
+            extra_args: extra.iter().map(|a| (*a).to_string()).collect(),
+            ..Default::default()
+        };
+        based_anvil::Anvil::spawn(&opts).map(Self)
+    }
+
+    /// JSON-RPC URL, also the beacon API base URL.
+    pub(crate) fn url(&self) -> alloy_transport_http::reqwest::Url {
+        self.0.endpoint().parse().expect("anvil endpoint is a URL")
+    }
+
+    /// Kills anvil now (also done on drop).
+    pub(crate) fn kill(&mut self) {
+        self.0.kill();
+    }
+}
 
 /// A provider signing with dev account `index`.
 pub(crate) fn wallet_provider(anvil: &Anvil, index: usize) -> DynProvider {

@@ -9,7 +9,6 @@ use alloy_sol_types::{SolCall, SolError, SolEvent};
 use based_contracts::{
     DEPOSIT_UNIT, FORCED_INCLUSION_FEE, Inbox, InboxEvent, MAX_DEPOSIT, MAX_FORCED_TX_SIZE,
 };
-use based_l1::test_utils::Anvil;
 
 /// eth_call `input` to the inbox and return the revert selector (panics if it did not revert).
 async fn revert_selector(p: &alloy_provider::DynProvider, tx: TransactionRequest) -> [u8; 4] {
@@ -37,7 +36,7 @@ async fn inbox_contract_behaviour() {
     let accounts = p.get_accounts().await.unwrap();
     let me = accounts[0];
     // The helper's dev keys are anvil's first accounts.
-    for (i, key) in based_l1::test_utils::DEV_KEYS.iter().enumerate() {
+    for (i, key) in DEV_KEYS.iter().enumerate() {
         let signer: alloy_signer_local::PrivateKeySigner = key.parse().unwrap();
         assert_eq!(signer.address(), accounts[i], "dev key {i}");
     }

@@ -8,7 +8,6 @@ use based_contracts::{DEPOSIT_UNIT, FORCED_INCLUSION_FEE, InboxEvent};
 use based_l1::{
     BeaconBlockId, BeaconClient, Chain, FinishedHeight, InboxFilter, L1Notification, L1Watcher,
     L1WatcherConfig, L1WatcherHandle, StartFrom,
-    test_utils::{Anvil, free_port},
 };
 use std::{sync::Arc, time::Duration};
 use tokio::time::timeout;
@@ -249,7 +248,7 @@ async fn reorg_and_revert() {
 
 #[tokio::test]
 async fn survives_outages_with_backoff() {
-    let port = free_port();
+    let port = free_port().unwrap();
     // Nothing listens yet: the watcher retries with backoff and must not die.
     let mut h = L1Watcher::spawn(
         config(url_for_port(port)),
