@@ -203,9 +203,9 @@ pub enum StoreError {
     /// Bytecode referenced by an account is missing.
     #[error("bytecode {0} not found")]
     MissingCode(B256),
-    /// The thread computing a state root panicked (a bug; nothing was written).
-    #[error("state-root worker panicked")]
-    RootWorkerPanicked,
+    /// The thread computing a state root could not be started or panicked; nothing was written.
+    #[error("state-root worker: {0}")]
+    RootWorker(String),
     /// The header returned by a seal function does not belong to the block being committed.
     #[error("sealed header is block {number}, expected {expected} on the given parent")]
     SealMismatch {

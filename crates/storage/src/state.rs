@@ -567,20 +567,27 @@ where
         withdrawals: withdrawals.as_ref(),
     };
     body.check_lengths()?;
-    let (root, written) = std::thread::scope(|scope| {
-        let root = scope.spawn(|| {
-            let started = std::time::Instant::now();
-            state_root_with(db, cache, &bundle).map(|r| (r, started.elapsed()))
-        });
-        let written = begin_block(db, number, parent_hash, B256::ZERO, durability).and_then(|tx| {
+    let compute_root = |cache: &mut TrieCache| {
+        let started = std::time::Instant::now();
+        state_root_with(db, cache, &bundle).map(|r| (r, started.elapsed()))
+    };
+    let write = || {
+        begin_block(db, number, parent_hash, B256::ZERO, durability).and_then(|tx| {
             write_state_changes(&tx, number, &derive_changes(&bundle))?;
             write_body(&tx, number, &body)?;
             Ok(tx)
-        });
-        (root.join(), written)
-    });
-    let ((state_root, trie_updates), state_root_time) =
-        root.map_err(|_| StoreError::RootWorkerPanicked)??;
+        })
+    };
+    let (root, written) = std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("state-root".into())
+            .spawn_scoped(scope, || compute_root(cache))
+            .map_err(|e| StoreError::RootWorker(format!("spawn: {e}")))?;
+        let written = write();
+        let root = worker.join().map_err(|_| StoreError::RootWorker("panicked".into()))?;
+        Ok::<_, StoreError>((root, written))
+    })?;
+    let ((state_root, trie_updates), state_root_time) = root?;
     let tx = written?;
     let mut header = seal(state_root);
     header.state_root = state_root;
