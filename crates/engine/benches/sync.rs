@@ -73,25 +73,6 @@ impl Senders<'_> {
     }
 }
 
-/// The raw transactions of every L2 block in the prepared history (derived once, untimed).
-fn inputs_txs(
-    inputs: &[based_derive::L1BlockInput],
-    l1: &TestL1,
-    spec: &ChainSpec,
-    gas_limit: u64,
-) -> Vec<Vec<Bytes>> {
-    let cfg = DeriveConfig::devnet(spec.chain_id());
-    let mut state = l1.genesis_state(spec.genesis_header().timestamp, gas_limit);
-    let decoder = BlobCodecDecoder::trusting();
-    let mut out = Vec::new();
-    for input in inputs {
-        let derived = derive_l1_block(&cfg, &state, input, &l1.blobs, &decoder).expect("derive");
-        out.extend(derived.blocks.into_iter().map(|b| b.transactions));
-        state = derived.state;
-    }
-    out
-}
-
 fn main() {
     let l1_blocks: u64 =
         std::env::var("BASED_SYNC_L1_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
@@ -161,16 +142,6 @@ fn main() {
         );
     }
 
-    // --- anchor: sender recovery alone, one core (every node must do this much) ---
-    let raw: Vec<Bytes> =
-        inputs_txs(&inputs, &l1, &spec, gas_limit).into_iter().flatten().collect::<Vec<_>>();
-    let t = Instant::now();
-    for tx in &raw {
-        assert!(based_engine::based_evm::recover_transaction(tx).is_ok());
-    }
-    let recover_one_core = t.elapsed().as_secs_f64();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-
     // --- replay: derive + execute + commit, as `based node`'s driver does for a notification
     // carrying these L1 blocks: derive them all (derivation needs no execution results), then
     // import the L2 blocks in order with sender recovery running ahead; each L1 block's last L2
@@ -191,8 +162,7 @@ fn main() {
         derived.push(out.blocks);
     }
     let derive_s = start.elapsed().as_secs_f64();
-    let all: Vec<_> = derived.iter().flatten().cloned().collect();
-    let mut importer = DerivedImporter::start(&all);
+    let mut importer = DerivedImporter::start(derived.iter().flatten());
     let mut cadence = CommitCadence::new(DURABLE_EVERY);
     let runs = derived.len();
     for (l1_number, blocks) in (1u64..).zip(&derived) {
@@ -220,6 +190,15 @@ fn main() {
         eprintln!("synced L1 block {l1_number} ({l2_blocks} L2 blocks)");
     }
     let total = start.elapsed().as_secs_f64();
+
+    // --- anchor: sender recovery alone, one core (every node must do this much) ---
+    let raw: Vec<&Bytes> = derived.iter().flatten().flat_map(|b| &b.transactions).collect();
+    let t = Instant::now();
+    for tx in &raw {
+        assert!(based_engine::based_evm::recover_transaction(tx).is_ok());
+    }
+    let recover_one_core = t.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let blobs_per_s = blobs_total as f64 / total;
     println!(
         "catch-up sync: {l1_blocks} L1 blocks, {blobs_total} blobs, {l2_blocks} L2 blocks, {txs} txs, {:.1} Mgas",

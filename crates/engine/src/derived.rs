@@ -82,12 +82,12 @@ pub struct DerivedImporter {
 
 impl DerivedImporter {
     /// Starts recovering the senders of `blocks` in the background.
-    pub fn start(blocks: &[DerivedBlock]) -> Self {
-        if blocks.is_empty() {
+    pub fn start<'a>(blocks: impl IntoIterator<Item = &'a DerivedBlock>) -> Self {
+        let work: Vec<(u64, Vec<Bytes>)> =
+            blocks.into_iter().map(|b| (b.number, b.transactions.clone())).collect();
+        if work.is_empty() {
             return Self { ahead: None };
         }
-        let work: Vec<(u64, Vec<Bytes>)> =
-            blocks.iter().map(|b| (b.number, b.transactions.clone())).collect();
         let (tx, rx) = sync_channel(LOOKAHEAD);
         let spawned = std::thread::Builder::new().name("sender-recovery".into()).spawn(move || {
             for (number, raw) in work {

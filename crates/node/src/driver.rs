@@ -204,9 +204,7 @@ impl Driver {
                 }
             }
         }
-        let l2_blocks: Vec<DerivedBlock> =
-            derived.iter().flat_map(|(_, out)| out.blocks.iter().cloned()).collect();
-        let mut importer = DerivedImporter::start(&l2_blocks);
+        let mut importer = DerivedImporter::start(derived.iter().flat_map(|(_, out)| &out.blocks));
         let runs = derived.len();
         for (n, (block, out)) in derived.into_iter().enumerate() {
             let last_l1 = n + 1 == runs;

@@ -636,10 +636,7 @@ impl Store {
         entries: &[(Vec<u8>, Vec<u8>)],
         durability: Durability,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write()?;
-        if durability == Durability::Deferred {
-            tx.set_durability(redb::Durability::None)?;
-        }
+        let tx = state::begin_write(&self.db, durability)?;
         {
             let mut meta = tx.open_table(META)?;
             for (k, v) in entries {

@@ -113,11 +113,19 @@ pub(crate) fn state_root_with(
     cache: &mut TrieCache,
     bundle: &BundleState,
 ) -> Result<(B256, TrieUpdates), StoreError> {
+    state_root_of(db, cache, &derive_changes(bundle))
+}
+
+/// [`state_root_with`] for changes already derived from the bundle.
+fn state_root_of(
+    db: &redb::Database,
+    cache: &mut TrieCache,
+    changes: &BlockChanges,
+) -> Result<(B256, TrieUpdates), StoreError> {
     let tx = db.begin_read()?;
     let accounts = tx.open_table(ACCOUNTS)?;
     let nodes = tx.open_table(TRIE_NODES)?;
-    let changes = derive_changes(bundle);
-    let trie = trie_changes(&changes, &accounts)?;
+    let trie = trie_changes(changes, &accounts)?;
     match tx.open_table(CHAIN)?.get(HEAD_KEY)? {
         Some(head) => {
             let (_, head) = decode_head(head.value())?;
@@ -358,6 +366,18 @@ impl BodyParts<'_> {
     }
 }
 
+/// Opens a write transaction committed with `durability`.
+pub(crate) fn begin_write(
+    db: &redb::Database,
+    durability: Durability,
+) -> Result<redb::WriteTransaction, StoreError> {
+    let mut tx = db.begin_write()?;
+    if durability == Durability::Deferred {
+        tx.set_durability(redb::Durability::None)?;
+    }
+    Ok(tx)
+}
+
 /// Opens the write transaction of block `number` with parent `parent` and checks it extends the head.
 fn begin_block(
     db: &redb::Database,
@@ -366,10 +386,7 @@ fn begin_block(
     hash: B256,
     durability: Durability,
 ) -> Result<redb::WriteTransaction, StoreError> {
-    let mut tx = db.begin_write()?;
-    if durability == Durability::Deferred {
-        tx.set_durability(redb::Durability::None)?;
-    }
+    let tx = begin_write(db, durability)?;
     let (head_number, head_hash) = read_head(&tx.open_table(CHAIN)?)?;
     if head_number.checked_add(1) != Some(number) || parent != head_hash {
         return Err(StoreError::NotChild { number, hash, head_number, head_hash });
@@ -567,13 +584,15 @@ where
         withdrawals: withdrawals.as_ref(),
     };
     body.check_lengths()?;
+    // Derived once, read by both threads.
+    let changes = derive_changes(&bundle);
     let compute_root = |cache: &mut TrieCache| {
         let started = std::time::Instant::now();
-        state_root_with(db, cache, &bundle).map(|r| (r, started.elapsed()))
+        state_root_of(db, cache, &changes).map(|r| (r, started.elapsed()))
     };
     let write = || {
         begin_block(db, number, parent_hash, B256::ZERO, durability).and_then(|tx| {
-            write_state_changes(&tx, number, &derive_changes(&bundle))?;
+            write_state_changes(&tx, number, &changes)?;
             write_body(&tx, number, &body)?;
             Ok(tx)
         })
