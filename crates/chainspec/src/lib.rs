@@ -71,6 +71,56 @@ pub enum ChainSpecError {
     /// The chain id is zero.
     #[error("chain id must be non-zero")]
     ZeroChainId,
+    /// The `alloc` names one account twice (e.g. in different letter cases); a JSON parser would
+    /// silently keep only the last entry.
+    #[error("genesis alloc lists account {0} more than once")]
+    DuplicateAlloc(Address),
+}
+
+/// Fails if the genesis JSON's `alloc` object names one address twice. JSON objects keep only the
+/// last of repeated keys when parsed into a map, and `0xAb..` and `0xab..` are different keys for the
+/// same account, so a repeated account would silently lose all but its last entry.
+fn check_alloc_unique(json: &str) -> Result<(), ChainSpecError> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    /// The keys of a JSON object, in order, with their values skipped.
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct AllocOnly {
+        #[serde(default)]
+        alloc: Option<Keys>,
+    }
+
+    let parsed: AllocOnly = serde_json::from_str(json)?;
+    let mut seen = std::collections::HashSet::new();
+    for key in parsed.alloc.map(|k| k.0).unwrap_or_default() {
+        // Keys that are not addresses were already rejected by the `Genesis` parse.
+        if let Ok(address) = key.parse::<Address>()
+            && !seen.insert(address)
+        {
+            return Err(ChainSpecError::DuplicateAlloc(address));
+        }
+    }
+    Ok(())
 }
 
 /// The hardfork the L2 runs (from genesis). Only Prague is supported.
@@ -109,6 +159,7 @@ impl ChainSpec {
     /// Parses and validates a genesis JSON.
     pub fn from_json(json: &str) -> Result<Self, ChainSpecError> {
         let genesis: Genesis = serde_json::from_str(json)?;
+        check_alloc_unique(json)?;
         Self::from_genesis(genesis)
     }
 
@@ -279,8 +330,26 @@ pub fn l1_anchor_code() -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use alloy_eips::{eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS};
     use alloy_primitives::b256;
+
+    #[test]
+    fn alloc_listing_an_account_twice_is_rejected() {
+        let mut json: serde_json::Value = serde_json::from_str(DEVNET_GENESIS_JSON).unwrap();
+        let alloc = json["alloc"].as_object_mut().unwrap();
+        let first = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        let account = alloc[first].clone();
+        let address: Address = first.parse().unwrap();
+        // The same account again, spelled in lower case: a distinct JSON key.
+        let lower = format!("{address:#x}");
+        assert_ne!(lower, first);
+        alloc.insert(lower, account);
+        let err = ChainSpec::from_json(&json.to_string()).unwrap_err();
+        assert!(matches!(err, ChainSpecError::DuplicateAlloc(a) if a == address), "{err}");
+        // The untouched devnet spec loads.
+        ChainSpec::from_json(DEVNET_GENESIS_JSON).unwrap();
+    }
 
     const ANVIL: [&str; 10] = [
         "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",

@@ -70,6 +70,33 @@ impl Deposit {
     }
 }
 
+/// The balance credits of a block's deposits (protocol section 5.2): one entry per distinct
+/// address, in the order of its first deposit, holding the sum in wei of all its deposits.
+///
+/// Every deposit counts, however often its address repeats: the result is what crediting the
+/// deposits one by one in list order gives. The sum saturates at `u128::MAX` wei (unreachable: at
+/// most [`L2_BLOCK_MAX_DEPOSITS`] deposits of at most `u64::MAX` gwei each stay below 2^103 wei), and
+/// the account balance saturates at `2^256 - 1` when credited.
+///
+/// Each address must appear once in a list applied with revm's `increment_balances`, which reads
+/// every account before it writes any (a repeated address would keep only its last credit).
+pub fn deposit_credits(deposits: &[Deposit]) -> Vec<(Address, u128)> {
+    let mut credits: Vec<(Address, u128)> = Vec::with_capacity(deposits.len());
+    let mut position: alloy_primitives::map::AddressHashMap<usize> =
+        alloy_primitives::map::AddressHashMap::default();
+    for deposit in deposits {
+        let wei = u128::from(deposit.amount_gwei).saturating_mul(GWEI);
+        match position.get(&deposit.to).and_then(|&i| credits.get_mut(i)) {
+            Some((_, total)) => *total = total.saturating_add(wei),
+            None => {
+                position.insert(deposit.to, credits.len());
+                credits.push((deposit.to, wei));
+            }
+        }
+    }
+    credits
+}
+
 /// Everything needed to execute one derived L2 block.
 #[derive(Debug, Clone)]
 pub struct BlockInput {
@@ -319,12 +346,9 @@ where
     let mut evm =
         EthEvmFactory::default().create_evm(state, evm_env(SpecId::PRAGUE, chain_id, &header));
 
-    // 1. Deposits: plain balance increments before anything else.
-    evm.db_mut()
-        .increment_balances(
-            input.deposits.iter().map(|d| (d.to, u128::from(d.amount_gwei).saturating_mul(GWEI))),
-        )
-        .map_err(db_err)?;
+    // 1. Deposits: plain balance increments before anything else. `increment_balances` reads every
+    // account before it writes any, so a repeated address must be summed first (protocol §5.2).
+    evm.db_mut().increment_balances(deposit_credits(&input.deposits)).map_err(db_err)?;
 
     // 2. L1 anchor system call.
     let res = evm

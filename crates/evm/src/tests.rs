@@ -303,3 +303,228 @@ fn execution_is_deterministic_and_input_rules_enforced() {
 fn gas_limit_bounds_match_protocol_constants() {
     assert_eq!(gas_limit_bounds(), (5000, 60_000_000));
 }
+
+// ---- Deposits to repeated addresses (protocol §5.2; issue: only the last credit survived) ----
+
+const GWEI_WEI: u64 = 1_000_000_000;
+
+/// Balance of `address` after the block (from the bundle), or its pre-block balance if untouched.
+fn balance_after(db: &CacheDB<EmptyDB>, out: &ExecutedBlock, address: Address) -> U256 {
+    match out.bundle.account(&address) {
+        Some(account) => account.info.as_ref().map_or(U256::ZERO, |i| i.balance),
+        None => db.basic_ref(address).unwrap().map_or(U256::ZERO, |i| i.balance),
+    }
+}
+
+fn pre_balance(db: &CacheDB<EmptyDB>, address: Address) -> U256 {
+    db.basic_ref(address).unwrap().map_or(U256::ZERO, |i| i.balance)
+}
+
+fn deposits(list: &[(Address, u64)]) -> Vec<Deposit> {
+    list.iter()
+        .enumerate()
+        .map(|(i, &(to, amount_gwei))| Deposit { id: i as u64, to, amount_gwei })
+        .collect()
+}
+
+fn gwei(n: u64) -> U256 {
+    U256::from(n) * U256::from(GWEI_WEI)
+}
+
+#[test]
+fn repeated_deposit_address_is_credited_every_deposit() {
+    let (spec, db) = devnet();
+    let a = address!("0x00000000000000000000000000000000000000a1");
+    let out =
+        execute_l2_block(CHAIN, &db, &input(&spec, vec![], deposits(&[(a, 1), (a, 2), (a, 4)])))
+            .unwrap();
+    assert_eq!(balance_after(&db, &out, a), gwei(7));
+    assert_eq!(out.withdrawals.len(), 3, "every deposit stays in the withdrawals list");
+}
+
+#[test]
+fn several_repeated_addresses_interleaved_with_others() {
+    let (spec, db) = devnet();
+    let a = address!("0x00000000000000000000000000000000000000a1");
+    let b = address!("0x00000000000000000000000000000000000000b2");
+    let c = address!("0x00000000000000000000000000000000000000c3");
+    // ANVIL0 is funded in genesis: its credits add to the existing balance.
+    let list = [(a, 1), (b, 10), (ANVIL0, 100), (a, 2), (c, 1000), (b, 20), (ANVIL0, 200), (a, 4)];
+    let out = execute_l2_block(CHAIN, &db, &input(&spec, vec![], deposits(&list))).unwrap();
+    assert_eq!(balance_after(&db, &out, a), gwei(7));
+    assert_eq!(balance_after(&db, &out, b), gwei(30));
+    assert_eq!(balance_after(&db, &out, c), gwei(1000));
+    assert_eq!(balance_after(&db, &out, ANVIL0), pre_balance(&db, ANVIL0) + gwei(300));
+    assert_eq!(
+        deposit_credits(&deposits(&list)),
+        vec![
+            (a, 7 * u128::from(GWEI_WEI)),
+            (b, 30 * u128::from(GWEI_WEI)),
+            (ANVIL0, 300 * u128::from(GWEI_WEI)),
+            (c, 1000 * u128::from(GWEI_WEI)),
+        ],
+        "one credit per address, in first-deposit order"
+    );
+}
+
+#[test]
+fn max_deposit_twice_to_one_address() {
+    let (spec, db) = devnet();
+    let a = address!("0x00000000000000000000000000000000000000a1");
+    let out = execute_l2_block(
+        CHAIN,
+        &db,
+        &input(&spec, vec![], deposits(&[(a, u64::MAX), (a, u64::MAX)])),
+    )
+    .unwrap();
+    assert_eq!(balance_after(&db, &out, a), gwei(u64::MAX) * U256::from(2u64));
+    // A full block of maximal deposits to one address cannot saturate the u128 sum.
+    let full = vec![(a, u64::MAX); L2_BLOCK_MAX_DEPOSITS];
+    let out = execute_l2_block(CHAIN, &db, &input(&spec, vec![], deposits(&full))).unwrap();
+    assert_eq!(
+        balance_after(&db, &out, a),
+        gwei(u64::MAX) * U256::from(L2_BLOCK_MAX_DEPOSITS as u64)
+    );
+}
+
+#[test]
+fn deposit_credit_saturates_at_max_balance() {
+    let (spec, mut db) = devnet();
+    let rich = address!("0x00000000000000000000000000000000000000d4");
+    db.insert_account_info(
+        rich,
+        AccountInfo { balance: U256::MAX - gwei(3), ..Default::default() },
+    );
+    let out =
+        execute_l2_block(CHAIN, &db, &input(&spec, vec![], deposits(&[(rich, 2), (rich, 2)])))
+            .unwrap();
+    assert_eq!(balance_after(&db, &out, rich), U256::MAX);
+}
+
+#[test]
+fn transaction_can_spend_the_sum_of_repeated_deposits() {
+    let (spec, db) = devnet();
+    let fresh: PrivateKeySigner =
+        "0x0123456789012345678901234567890123456789012345678901234567890123".parse().unwrap();
+    // The transfer costs 21000 * 2 gwei max fee + 1000 wei value: neither deposit alone covers it.
+    let half = 21_000 * 2 / 2 + 1;
+    let to = address!("0x0000000000000000000000000000000000001234");
+    let inp = input(
+        &spec,
+        vec![tx1559(&fresh, CHAIN, 0, 21_000, 2_000_000_000, to)],
+        deposits(&[(fresh.address(), half), (fresh.address(), half)]),
+    );
+    let out = execute_l2_block(CHAIN, &db, &inp).unwrap();
+    assert!(out.skipped.is_empty(), "{:?}", out.skipped);
+    assert_eq!(out.transactions.len(), 1);
+}
+
+proptest::proptest! {
+    /// The executor's balances after a block of deposits equal a plain model: pre-block balance
+    /// plus the sum of every deposit to the address, for random lists over a small address pool
+    /// (so addresses repeat), including a genesis-funded account.
+    #[test]
+    fn deposit_balances_match_model(
+        list in proptest::collection::vec((0usize..5, proptest::num::u64::ANY), 0..=40)
+    ) {
+        let (spec, db) = devnet();
+        let pool = [
+            address!("0x00000000000000000000000000000000000000a1"),
+            address!("0x00000000000000000000000000000000000000b2"),
+            address!("0x00000000000000000000000000000000000000c3"),
+            ANVIL0,
+            address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+        ];
+        let list: Vec<(Address, u64)> = list.into_iter().map(|(i, a)| (pool[i], a.max(1))).collect();
+        let out = execute_l2_block(CHAIN, &db, &input(&spec, vec![], deposits(&list))).unwrap();
+        proptest::prop_assert_eq!(out.withdrawals.len(), list.len());
+        for address in pool {
+            let model = list
+                .iter()
+                .filter(|(to, _)| *to == address)
+                .fold(pre_balance(&db, address), |acc, (_, amount)| acc + gwei(*amount));
+            proptest::prop_assert_eq!(balance_after(&db, &out, address), model, "{}", address);
+        }
+    }
+}
+
+/// Strict mode (EIP-4895): withdrawals to a repeated address are all applied (the same rule as L2
+/// deposits, aggregated per address before revm's read-then-write `increment_balances`).
+#[test]
+fn strict_withdrawals_to_repeated_address_are_all_applied() {
+    use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header};
+    use alloy_eips::eip4895::{Withdrawal, Withdrawals};
+    let a = address!("0x00000000000000000000000000000000000000a1");
+    let b = address!("0x00000000000000000000000000000000000000b2");
+    let withdrawals: Vec<Withdrawal> = [(a, 1), (b, 10), (a, 2), (a, 4), (b, 20)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(address, amount))| Withdrawal {
+            index: i as u64,
+            validator_index: 0,
+            address,
+            amount,
+        })
+        .collect();
+    let parent = Header {
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(7),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        ..Default::default()
+    };
+    let parent = SealedHeader::new(parent);
+    let header = Header {
+        parent_hash: parent.hash(),
+        number: 1,
+        timestamp: 12,
+        gas_limit: 30_000_000,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        base_fee_per_gas: parent.next_block_base_fee(BaseFeeParams::ethereum()),
+        withdrawals_root: Some(calculate_withdrawals_root(&withdrawals)),
+        ..Default::default()
+    };
+    let block = alloy_consensus::Block {
+        header,
+        body: BlockBody {
+            transactions: vec![],
+            ommers: vec![],
+            withdrawals: Some(Withdrawals::new(withdrawals)),
+        },
+    };
+    let db = CacheDB::new(EmptyDB::default());
+    let out = execute_strict_block(
+        &ForkSpec::ethereum(revm::primitives::hardfork::SpecId::SHANGHAI),
+        1,
+        &db,
+        &parent,
+        &block,
+    )
+    .unwrap();
+    assert_eq!(balance_after(&db, &out, a), gwei(7));
+    assert_eq!(balance_after(&db, &out, b), gwei(30));
+}
+
+/// Fees to the coinbase go through revm's journal, not a read-then-write list: a fee recipient
+/// that also receives repeated deposits keeps both its deposits and every transaction's tip.
+#[test]
+fn fee_recipient_with_repeated_deposits_keeps_deposits_and_tips() {
+    let (spec, db) = devnet();
+    let to = address!("0x0000000000000000000000000000000000001234");
+    let mut inp = input(
+        &spec,
+        vec![
+            tx1559(&key(), CHAIN, 0, 21_000, 2_000_000_000, to),
+            tx1559(&key(), CHAIN, 1, 21_000, 2_000_000_000, to),
+        ],
+        vec![],
+    );
+    let coinbase = inp.fee_recipient;
+    inp.deposits = deposits(&[(coinbase, 3), (to, 1), (coinbase, 5)]);
+    let out = execute_l2_block(CHAIN, &db, &inp).unwrap();
+    assert_eq!(out.transactions.len(), 2);
+    // Each transfer tips 1 wei/gas (max priority fee) on 21,000 gas.
+    assert_eq!(balance_after(&db, &out, coinbase), gwei(8) + U256::from(2 * 21_000u64));
+    assert_eq!(balance_after(&db, &out, to), gwei(1) + U256::from(2_000u64));
+}
