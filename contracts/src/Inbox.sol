@@ -1,16 +1,39 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IPreconferSource} from "./IPreconferSource.sol";
+
 /// @title based L1 Inbox
 /// @notice The only L1 contract of the based rollup (protocol v0). It binds proposals (EIP-4844 blobs that
 /// carry L2 batches), queues ETH deposits to L2 and queues forced-inclusion transactions. Every node derives
-/// the L2 chain from the events below, in L1 inclusion order; the contract keeps no other state than the
-/// three sequence counters. Permissionless: anyone may propose, deposit or force-include.
-/// @dev The event signatures are consensus-critical (see docs/protocol.md, section 6). ETH sent to this
+/// the L2 chain from the events below, in L1 inclusion order. Anyone may deposit or force-include. Who may
+/// propose depends on the deployment `Config`: anyone (permissionless, `preconferSource == 0`), or in slot `s`
+/// only the committer of `s`'s preconfer (if `s` has one), with an escape hatch that reopens `propose` to
+/// anyone when forced-inclusion transactions are overdue or no proposal landed for too long.
+/// @dev The event signatures are consensus-critical (see docs/protocol.md, section 6); posting rights are not
+/// (derivation reads only successful proposals). Spec of the rights: docs/lookahead.md. ETH sent to this
 /// contract stays locked here in v0 (there is no withdrawal path yet).
 contract Inbox {
+    /// @notice Deployment parameters (immutable). All zero = permissionless (the v0 behaviour).
+    struct Config {
+        /// Preconfer schedule (`Lookahead` or `Whitelist`); zero = permissionless.
+        address preconferSource;
+        /// L1 blocks after which a queued forced transaction is due: must equal the chain's
+        /// FORCED_INCLUSION_WINDOW (docs/protocol.md section 6.3).
+        uint64 forcedInclusionWindow;
+        /// L1 blocks a forced transaction may stay unserved after it is due before `propose` opens to anyone.
+        uint64 forcedEscapeWindow;
+        /// L1 blocks without a successful proposal after which `propose` opens to anyone (> 0).
+        uint64 maxProposalGap;
+    }
+
     /// @notice Minimum fee (wei) paid with `forceInclude`.
     uint256 public constant FORCED_INCLUSION_FEE = 0.001 ether;
+    /// @notice Most forced transactions one `propose` marks as served. Bounds the gas of `propose` however many
+    /// requests are queued (an attacker paying FORCED_INCLUSION_FEE for tens of thousands of them must not be
+    /// able to push `propose` over the block gas limit). If more are due, the pointer lags derivation, which
+    /// can only open the escape hatch early: harmless.
+    uint256 public constant MAX_SERVED_PER_PROPOSAL = 256;
     /// @notice Maximum size (bytes) of a forced-inclusion transaction.
     uint256 public constant MAX_FORCED_TX_SIZE = 8192;
     /// @notice Deposits are made in whole gwei (the L2 credits them as EIP-4895 withdrawals, in gwei).
@@ -24,6 +47,24 @@ contract Inbox {
     uint256 public nextDepositId;
     /// @notice Id of the next forced-inclusion transaction (ids start at 0).
     uint256 public nextForcedInclusionId;
+
+    /// @notice See `Config.preconferSource` (zero = permissionless).
+    IPreconferSource public immutable preconferSource;
+    /// @notice See `Config.forcedInclusionWindow`.
+    uint64 public immutable forcedInclusionWindow;
+    /// @notice See `Config.forcedEscapeWindow`.
+    uint64 public immutable forcedEscapeWindow;
+    /// @notice See `Config.maxProposalGap`.
+    uint64 public immutable maxProposalGap;
+
+    /// @notice Block number of the last successful proposal (deployment block before the first); kept only
+    /// with a preconfer source.
+    uint64 public lastProposalBlock;
+    /// @notice Id of the oldest forced transaction not yet served by a proposal (every id below it was due at
+    /// some successful proposal); kept only with a preconfer source.
+    uint64 public nextUnservedForcedId;
+    /// @notice Block number in which forced transaction `id` was queued; kept only with a preconfer source.
+    mapping(uint256 id => uint256 blockNumber) public forcedQueuedAt;
 
     /// @notice A proposal: the versioned hashes of all blobs of the calling blob transaction, in order.
     event Proposed(uint256 indexed id, address indexed proposer, bytes32[] blobHashes);
@@ -40,12 +81,29 @@ contract Inbox {
     error InsufficientFee();
     /// @notice The forced-inclusion transaction is empty or larger than MAX_FORCED_TX_SIZE.
     error InvalidTxSize();
+    /// @notice `slot` has a preconfer and the caller is not its `committer` (and the escape hatch is closed).
+    error NotPreconfer(uint256 slot, address committer);
+    /// @notice A preconfer source without code, or with `maxProposalGap == 0`.
+    error InvalidConfig();
+
+    constructor(Config memory config) {
+        if (config.preconferSource != address(0)) {
+            if (config.preconferSource.code.length == 0 || config.maxProposalGap == 0) revert InvalidConfig();
+            lastProposalBlock = uint64(block.number);
+        }
+        preconferSource = IPreconferSource(config.preconferSource);
+        forcedInclusionWindow = config.forcedInclusionWindow;
+        forcedEscapeWindow = config.forcedEscapeWindow;
+        maxProposalGap = config.maxProposalGap;
+    }
 
     /// @notice Bind the blobs of the current (type-3) transaction as one proposal.
     /// @dev Reads blobhash(i) for i = 0, 1, ... until it returns zero. The batch (including the L1 anchor)
-    /// lives inside the blobs; this call only records their versioned hashes in the event.
+    /// lives inside the blobs; this call only records their versioned hashes in the event. With a preconfer
+    /// source, reverts `NotPreconfer` unless the caller may propose now (see `canPropose`).
     /// @return id The proposal id.
     function propose() external returns (uint256 id) {
+        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
         uint256 count = 0;
         while (blobhash(count) != bytes32(0)) {
             unchecked {
@@ -78,6 +136,50 @@ contract Inbox {
         if (msg.value < FORCED_INCLUSION_FEE) revert InsufficientFee();
         if (signedTx.length == 0 || signedTx.length > MAX_FORCED_TX_SIZE) revert InvalidTxSize();
         id = nextForcedInclusionId++;
+        if (address(preconferSource) != address(0)) forcedQueuedAt[id] = block.number;
         emit ForcedInclusionQueued(id, msg.sender, signedTx);
+    }
+
+    /// @notice Whether `propose` is open to anyone in the current block: always without a preconfer source;
+    /// otherwise iff no successful proposal for `maxProposalGap` blocks (`block.number >= lastProposalBlock +
+    /// maxProposalGap`) or the oldest unserved forced transaction, queued in block `Q`, is overdue
+    /// (`block.number >= Q + forcedInclusionWindow + forcedEscapeWindow`).
+    function escapeHatchOpen() public view returns (bool) {
+        if (address(preconferSource) == address(0)) return true;
+        if (block.number >= uint256(lastProposalBlock) + maxProposalGap) return true;
+        uint256 oldest = nextUnservedForcedId;
+        return oldest < nextForcedInclusionId
+            && block.number >= forcedQueuedAt[oldest] + forcedInclusionWindow + forcedEscapeWindow;
+    }
+
+    /// @notice Whether `who` may `propose` in the current block: the escape hatch is open, or the current
+    /// slot has no preconfer, or `who` is its committer.
+    function canPropose(address who) external view returns (bool) {
+        if (escapeHatchOpen()) return true;
+        (, address committer) = preconferSource.preconferAt(preconferSource.slotAt(block.timestamp));
+        return committer == address(0) || committer == who;
+    }
+
+    /// @dev Posting rights check and bookkeeping of a successful proposal (preconfer source set): records the
+    /// block and marks every forced transaction due now as served (derivation includes them with this
+    /// proposal, docs/protocol.md section 6.3).
+    function _checkAndRecordProposer() private {
+        if (!escapeHatchOpen()) {
+            uint256 slot = preconferSource.slotAt(block.timestamp);
+            (, address committer) = preconferSource.preconferAt(slot);
+            if (committer != address(0) && committer != msg.sender) revert NotPreconfer(slot, committer);
+        }
+        lastProposalBlock = uint64(block.number);
+        uint256 next = nextForcedInclusionId;
+        uint256 oldest = nextUnservedForcedId;
+        uint256 window = forcedInclusionWindow;
+        uint256 limit = oldest + MAX_SERVED_PER_PROPOSAL;
+        if (limit < next) next = limit;
+        while (oldest < next && forcedQueuedAt[oldest] + window <= block.number) {
+            unchecked {
+                ++oldest;
+            }
+        }
+        nextUnservedForcedId = uint64(oldest);
     }
 }

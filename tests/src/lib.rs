@@ -54,6 +54,8 @@ impl TestNet {
             l1_port: None,
             l2_port: 0,
             proposer_port: 0,
+            gateway_port: 0,
+            beacon_port: 0,
             block_time: 1,
             datadir: dir.path().join("devnet"),
             anvil_output: false,
@@ -68,6 +70,11 @@ impl TestNet {
         self.devnet.anvil.endpoint()
     }
 
+    /// The devnet's beacon API URL (the L1 beacon chain of the scenario).
+    pub fn beacon_url(&self) -> String {
+        self.devnet.beacon.url()
+    }
+
     /// The first node's L2 JSON-RPC URL.
     pub fn l2_url(&self) -> String {
         self.devnet.node.rpc_url()
@@ -80,7 +87,8 @@ impl TestNet {
             datadir: datadir.to_path_buf(),
             trie_cache_bytes: based_storage::DEFAULT_TRIE_CACHE_BYTES,
             l1_rpc_url: self.l1_url(),
-            l1_beacon_url: self.l1_url(),
+            l1_beacon_urls: vec![self.beacon_url()],
+            l1_blob_archive_urls: Vec::new(),
             inbox: self.devnet.inbox,
             l1_start_block: self.devnet.inbox_block.saturating_sub(1),
             poll_interval: Duration::from_millis(100),
@@ -234,7 +242,7 @@ impl NodeProcess {
             .arg("--l1.rpc-url")
             .arg(&cfg.l1_rpc_url)
             .arg("--l1.beacon-url")
-            .arg(&cfg.l1_beacon_url)
+            .arg(cfg.l1_beacon_urls.join(","))
             .arg("--l1.inbox-address")
             .arg(cfg.inbox.to_string())
             .arg("--l1.start-block")

@@ -27,8 +27,12 @@ enum Command {
     Node(NodeArgs),
     /// Collect L2 transactions and post them to the L1 Inbox in blob transactions.
     Proposer(ProposerArgs),
-    /// Run a local devnet: anvil L1, Inbox, proposer and node.
+    /// Run a local devnet: anvil L1, its beacon API service, Inbox, proposer and node.
     Devnet(DevnetArgs),
+    /// Validator opt-in on the L1 Registry: register, opt-in, opt-out, unregister, claim, status.
+    Validator(crate::validator::ValidatorArgs),
+    /// Preconfirmation gateway: signed inclusion promises (Commitments API, eth_sendRawTransaction).
+    Gateway(crate::gateway::GatewayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +77,12 @@ struct DevnetArgs {
     /// Proposer JSON-RPC port.
     #[arg(long = "proposer.port", env = "BASED_DEVNET_PROPOSER_PORT", default_value_t = 8547)]
     proposer_port: u16,
+    /// Preconfirmation gateway port.
+    #[arg(long = "gateway.port", env = "BASED_DEVNET_GATEWAY_PORT", default_value_t = 8548)]
+    gateway_port: u16,
+    /// Port of the devnet's beacon API service (devnet-only; one L1 block per slot).
+    #[arg(long = "beacon.port", env = "BASED_DEVNET_BEACON_PORT", default_value_t = 5052)]
+    beacon_port: u16,
     /// L1 slot time in seconds.
     #[arg(long = "l1.block-time", env = "BASED_DEVNET_BLOCK_TIME", default_value_t = 2)]
     block_time: u64,
@@ -84,7 +94,7 @@ struct DevnetArgs {
     anvil_output: bool,
 }
 
-fn load_chain(chain: &str) -> eyre::Result<Arc<ChainSpec>> {
+pub(crate) fn load_chain(chain: &str) -> eyre::Result<Arc<ChainSpec>> {
     Ok(Arc::new(ChainSpec::load(chain).wrap_err_with(|| format!("loading chain {chain}"))?))
 }
 
@@ -100,6 +110,8 @@ pub(crate) fn run() -> eyre::Result<()> {
             Command::Node(args) => node(args).await,
             Command::Proposer(args) => proposer(args).await,
             Command::Devnet(args) => devnet(args).await,
+            Command::Validator(args) => crate::validator::run(args).await,
+            Command::Gateway(args) => crate::gateway::run(args).await,
         }
     })
 }
@@ -110,7 +122,8 @@ async fn node(args: NodeArgs) -> eyre::Result<()> {
         chain,
         datadir: args.datadir.clone(),
         trie_cache_bytes: args.db.trie_cache_bytes(),
-        l1_beacon_url: args.l1.beacon_url.clone().unwrap_or_else(|| args.l1.rpc_url.clone()),
+        l1_beacon_urls: args.l1.beacon_urls.clone(),
+        l1_blob_archive_urls: args.l1.blob_archive_urls.clone(),
         l1_rpc_url: args.l1.rpc_url.clone(),
         inbox: args.l1.inbox_address,
         l1_start_block: args.l1.start_block,
@@ -153,6 +166,8 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         l1_port: Some(args.l1_port),
         l2_port: args.l2_port,
         proposer_port: args.proposer_port,
+        beacon_port: args.beacon_port,
+        gateway_port: args.gateway_port,
         block_time: args.block_time,
         datadir: args.datadir,
         anvil_output: args.anvil_output,

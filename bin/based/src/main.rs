@@ -1,6 +1,9 @@
-//! The `based` command: `based node`, `based proposer`, `based devnet`.
+//! The `based` command: `based node`, `based proposer`, `based gateway`, `based validator`,
+//! `based devnet`.
 
 mod cli;
+mod gateway;
+mod validator;
 
 #[allow(clippy::print_stderr)]
 fn main() {

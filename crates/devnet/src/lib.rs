@@ -1,5 +1,6 @@
-//! The local devnet: an anvil L1, the `Inbox` contract, a proposer and a based node, started and
-//! stopped together. `based devnet` runs it for people; the end-to-end tests run it on free ports.
+//! The local devnet: an anvil L1, a beacon API service in front of it ([`DevBeacon`], devnet-only:
+//! one L1 block per slot, real consensus-client semantics), the `Inbox` contract, a proposer and a
+//! based node, started and stopped together. `based devnet` runs it for people; the end-to-end tests run it on free ports.
 //!
 //! Invariants:
 //! - Every process and task the devnet starts is stopped by [`Devnet::stop`] (and the anvil
@@ -13,11 +14,14 @@ use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use based_anvil::{Anvil, AnvilOptions};
+use based_beacon::{DevBeacon, DevBeaconConfig};
+use based_gateway::GatewayServer;
 use based_node::{NodeConfig, NodeHandle};
 use based_proposer::{ProposerConfig, ProposerHandle};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 pub use based_anvil::DEV_KEYS;
+pub use based_beacon;
 
 /// Index in [`DEV_KEYS`] of the account that deploys the Inbox.
 pub const DEPLOYER_KEY: usize = 0;
@@ -35,6 +39,9 @@ pub enum DevnetError {
     /// Starting anvil failed.
     #[error(transparent)]
     Anvil(#[from] based_anvil::AnvilError),
+    /// Starting the beacon API service failed.
+    #[error("beacon API service: {0}")]
+    Beacon(#[from] based_beacon::DevBeaconError),
     /// An L1 call failed.
     #[error("L1: {0}")]
     L1(String),
@@ -44,6 +51,9 @@ pub enum DevnetError {
     /// The proposer failed to start.
     #[error("proposer: {0}")]
     Proposer(String),
+    /// The gateway failed to start.
+    #[error("gateway: {0}")]
+    Gateway(String),
     /// Bad configuration.
     #[error("config: {0}")]
     Config(String),
@@ -58,6 +68,10 @@ pub struct DevnetConfig {
     pub l2_port: u16,
     /// Proposer JSON-RPC port (0 picks a free one).
     pub proposer_port: u16,
+    /// Beacon API service port (0 picks a free one).
+    pub beacon_port: u16,
+    /// Preconfirmation gateway port (0 picks a free one).
+    pub gateway_port: u16,
     /// L1 slot time in seconds.
     pub block_time: u64,
     /// Node data directory (wiped at start: the L1 is fresh every run).
@@ -74,6 +88,8 @@ impl Default for DevnetConfig {
             l1_port: Some(8545),
             l2_port: 8546,
             proposer_port: 8547,
+            beacon_port: 5052,
+            gateway_port: 8548,
             block_time: 2,
             datadir: PathBuf::from(".devnet"),
             anvil_output: false,
@@ -87,6 +103,8 @@ impl Default for DevnetConfig {
 pub struct Devnet {
     /// The L1.
     pub anvil: Anvil,
+    /// The beacon API service in front of the L1 (devnet-only).
+    pub beacon: DevBeacon,
     /// Inbox address on L1.
     pub inbox: Address,
     /// L1 block that deployed the Inbox.
@@ -95,6 +113,17 @@ pub struct Devnet {
     pub proposer: ProposerHandle,
     /// The node.
     pub node: NodeHandle,
+    /// The preconfirmation gateway (signs inclusion promises, hands them to the proposer).
+    pub gateway: GatewayServer,
+    /// The gateway's committer address (the key that signs promises).
+    pub committer: Address,
+}
+
+/// The devnet gateway's committer key: `keccak256("based devnet committer")` (devnet-only; it
+/// holds no funds, it only signs promises).
+pub fn devnet_committer() -> PrivateKeySigner {
+    let secret = alloy_primitives::keccak256(b"based devnet committer");
+    PrivateKeySigner::from_bytes(&secret).unwrap_or_else(|_| PrivateKeySigner::random())
 }
 
 /// Deploys the Inbox from `signer`; returns its address and the deployment block number.
@@ -130,6 +159,15 @@ impl Devnet {
             ..AnvilOptions::default()
         })?;
         let l1_url = anvil.endpoint();
+        let beacon = DevBeacon::start(
+            DevBeaconConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], cfg.beacon_port)),
+                seconds_per_slot: cfg.block_time.max(1),
+                ..DevBeaconConfig::default()
+            },
+            l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?,
+        )
+        .await?;
         let deployer =
             dev_signer(DEPLOYER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?;
         let (inbox, inbox_block) = deploy_inbox(&l1_url, deployer).await?;
@@ -153,7 +191,8 @@ impl Devnet {
             datadir: cfg.datadir.join("node"),
             trie_cache_bytes: based_node::DEFAULT_TRIE_CACHE_BYTES,
             l1_rpc_url: l1_url.clone(),
-            l1_beacon_url: l1_url.clone(),
+            l1_beacon_urls: vec![beacon.url()],
+            l1_blob_archive_urls: Vec::new(),
             inbox,
             l1_start_block: inbox_block.saturating_sub(1),
             poll_interval: cfg.poll_interval,
@@ -182,13 +221,42 @@ impl Devnet {
         node.set_forwarder(&format!("http://{}", proposer.rpc_addr()))
             .map_err(|e| DevnetError::Node(e.to_string()))?;
 
-        Ok(Self { anvil, inbox, inbox_block, proposer, node })
+        let clock =
+            based_lookahead::SlotClock::new(beacon.genesis_time(), cfg.block_time.max(1), 32)
+                .map_err(|e| DevnetError::Config(e.to_string()))?;
+        let key = devnet_committer();
+        let committer = key.address();
+        let gateway = based_gateway::launch(
+            based_gateway::LaunchConfig {
+                gateway: based_gateway::GatewayConfig {
+                    chain_id,
+                    slasher: Address::ZERO,
+                    clock,
+                    limits: based_gateway::Limits::default(),
+                },
+                log_path: cfg.datadir.join("gateway").join("commitments.log"),
+                node_url: node.rpc_url(),
+                proposer_url: Some(format!("http://{}", proposer.rpc_addr())),
+                addr: SocketAddr::from(([127, 0, 0, 1], cfg.gateway_port)),
+                max_request_bytes: 1024 * 1024,
+                max_connections: 1_000,
+            },
+            key,
+            committer,
+            Arc::new(based_gateway::EverySlot),
+        )
+        .await
+        .map_err(|e| DevnetError::Gateway(e.to_string()))?;
+
+        Ok(Self { anvil, beacon, inbox, inbox_block, proposer, node, gateway, committer })
     }
 
-    /// Stops the node, the proposer and anvil.
+    /// Stops the gateway, the node, the proposer, the beacon API service and anvil.
     pub async fn stop(mut self) {
+        self.gateway.stop().await;
         self.node.stop().await;
         self.proposer.stop().await;
+        self.beacon.stop().await;
         self.anvil.kill();
     }
 
@@ -197,21 +265,27 @@ impl Devnet {
         let mut out = String::new();
         out.push_str("based devnet is running\n\n");
         out.push_str(&format!("  L1 RPC (anvil, chain id 31337): {}\n", self.anvil.endpoint()));
-        out.push_str(&format!("  L1 beacon API (blobs):          {}\n", self.anvil.endpoint()));
+        out.push_str(&format!("  L1 beacon API (devnet-only):    {}\n", self.beacon.url()));
         out.push_str(&format!("  L1 Inbox:                       {}\n", self.inbox));
         out.push_str(&format!("  L2 RPC (based node):            {}\n", self.node.rpc_url()));
         out.push_str(&format!(
             "  Proposer RPC:                   http://{}\n",
             self.proposer.rpc_addr()
         ));
+        out.push_str(&format!(
+            "  Preconf gateway (JSON-RPC + Commitments API): {}  committer {}\n",
+            self.gateway.url(),
+            self.committer
+        ));
         out.push_str("\nFunded dev accounts (L1 and L2; account 9 pays for proposals):\n");
         for (i, key) in DEV_KEYS.iter().enumerate() {
             let addr = dev_signer(i).map(|s| s.address()).unwrap_or_default();
             out.push_str(&format!("  ({i}) {addr}  {key}\n"));
         }
-        out.push_str(
-            "\nTry: cast send --rpc-url <L2 RPC> --private-key <key> <to> --value 1ether\n",
-        );
+        out.push_str(&format!(
+            "\nTry (preconfirmed: the gateway answers with a signed promise at once):\n  cast send --rpc-url {} --private-key <key> <to> --value 1ether\n",
+            self.gateway.url()
+        ));
         out.push_str("Ctrl-C stops everything.\n");
         out
     }

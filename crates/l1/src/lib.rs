@@ -3,8 +3,10 @@
 //! The [`L1Watcher`] polls any execution client over JSON-RPC (alloy provider), and for every new L1
 //! block builds an [`L1Block`]: the header (hash verified as `keccak256(rlp(header))`), the logs selected
 //! by an [`L1Filter`] (by default [`InboxFilter`]: all `Inbox` events) and the blobs those logs need
-//! (for `Proposed`: the blobs it names), fetched from the beacon API
-//! (`GET /eth/v1/beacon/blobs/{block_id}`) and verified against their versioned hashes with KZG.
+//! (for `Proposed`: the blobs it names), fetched from the beacon API with [`BeaconClient`]
+//! (`based-beacon`: the block's slot from its timestamp, confirmed by the beacon block, then
+//! `blob_sidecars` or `blobs` by slot, with fallback beacon nodes and blob archives) and verified
+//! against their versioned hashes with KZG.
 //!
 //! It emits [`L1Notification`]s on a channel:
 //! - `ChainCommitted { new }` when blocks extend the chain the consumer holds;
@@ -25,13 +27,12 @@
 //!   blocks it processed (back to the L1 finalized block) and passes them as [`StartFrom::Resume`].
 //! - Safe and finalized heads are published on a `watch` channel ([`L1Heads`]).
 
-mod blobs;
 mod filter;
 mod types;
 mod watcher;
 
-pub use blobs::{
-    BeaconBlockId, BeaconClient, BlobError, MAX_BLOBS_PER_RESPONSE, MAX_RESPONSE_BYTES,
+pub use based_beacon::{
+    BeaconClient, BeaconClientConfig, BeaconError, ElBlock, MAX_BLOBS_PER_RESPONSE, Severity,
     versioned_hash,
 };
 pub use filter::{FilterError, InboxFilter, L1Filter};

@@ -1,9 +1,7 @@
 //! The L1 watcher: polls an execution client, builds [`L1Block`]s, detects reorgs and emits
 //! [`L1Notification`]s.
 
-use crate::{
-    BeaconClient, BlobError, Chain, FinishedHeight, L1Block, L1Filter, L1Heads, L1Notification,
-};
+use crate::{Chain, FinishedHeight, L1Block, L1Filter, L1Heads, L1Notification};
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::{BlockNumHash, BlockNumberOrTag};
 use alloy_primitives::{B256, BlockNumber};
@@ -11,6 +9,7 @@ use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_eth::{Filter, Log};
 use alloy_transport::TransportError;
 use alloy_transport_http::reqwest::Url;
+use based_beacon::{BeaconClient, BeaconError, ElBlock, Severity};
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
     future::Future,
@@ -21,7 +20,7 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 const TARGET: &str = "based_l1::watcher";
 
@@ -95,9 +94,9 @@ pub enum WatcherError {
     /// A JSON-RPC request timed out.
     #[error("rpc request {0} timed out")]
     Timeout(&'static str),
-    /// Blob retrieval or verification failed.
+    /// Blob retrieval or verification failed (see [`BeaconError::severity`]).
     #[error("blobs: {0}")]
-    Blobs(#[from] BlobError),
+    Blobs(#[from] BeaconError),
     /// The client returned inconsistent data (hash mismatch, wrong block, removed logs ...).
     #[error("bad rpc data: {0}")]
     BadData(String),
@@ -256,7 +255,13 @@ impl<F: L1Filter> L1Watcher<F> {
                 Ok(Step::Closed) => break,
                 Err(error) => {
                     let wait = delay;
-                    warn!(target: TARGET, %error, retry_in_ms = wait.as_millis() as u64, "L1 watcher step failed");
+                    let retry_in_ms = wait.as_millis() as u64;
+                    match &error {
+                        WatcherError::Blobs(e) if e.severity() != Severity::Temporary => {
+                            error!(target: TARGET, %error, severity = ?e.severity(), retry_in_ms, "no blob source can serve this block (pruned, misconfigured or another network?): check --l1.beacon-url, add --l1.blob-archive-url");
+                        }
+                        _ => warn!(target: TARGET, %error, retry_in_ms, "L1 watcher step failed"),
+                    }
                     delay = delay.saturating_mul(2).min(self.config.backoff_max);
                     wait
                 }
@@ -465,8 +470,9 @@ impl<F: L1Filter> L1Watcher<F> {
             blob_txs.entry(tx).or_default().extend(hashes);
         }
         if !wanted.is_empty() {
-            let beacon = self.config.beacon.as_ref().ok_or(BlobError::NoBeacon)?;
-            block.blobs = beacon.blobs(&block.header, hash, &wanted).await?;
+            let beacon = self.config.beacon.as_ref().ok_or(BeaconError::NoSources)?;
+            let el = ElBlock { number, hash, timestamp: block.header.timestamp };
+            block.blobs = beacon.blobs(el, &wanted).await?;
             debug!(target: TARGET, number, blobs = block.blobs.len(), "fetched and verified blobs");
         }
         block.logs = logs;

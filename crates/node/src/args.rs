@@ -8,6 +8,10 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 pub const DEVNET_INBOX: Address =
     alloy_primitives::address!("0x5FbDB2315678afecb367f032d93F642f64180aa3");
 
+/// Default beacon API URL: the usual consensus-client HTTP port, where `based devnet` serves its
+/// beacon API service.
+pub const DEFAULT_BEACON_URL: &str = "http://127.0.0.1:5052";
+
 /// L1 connection.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "L1")]
@@ -15,9 +19,19 @@ pub struct L1Args {
     /// L1 execution client JSON-RPC URL.
     #[arg(long = "l1.rpc-url", env = "BASED_L1_RPC_URL", default_value = "http://127.0.0.1:8545")]
     pub rpc_url: String,
-    /// L1 beacon node API URL (blobs). Defaults to the RPC URL (anvil serves both).
-    #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL")]
-    pub beacon_url: Option<String>,
+    /// L1 beacon node API URLs (blobs), comma-separated or repeated; tried in order. Any
+    /// consensus client (Lighthouse, Prysm, Teku, Nimbus, Lodestar) or the devnet's beacon service.
+    #[arg(
+        long = "l1.beacon-url",
+        env = "BASED_L1_BEACON_URL",
+        value_delimiter = ',',
+        default_value = DEFAULT_BEACON_URL
+    )]
+    pub beacon_urls: Vec<String>,
+    /// Blob archive URLs (beacon-API compatible `blob_sidecars`/`blobs` by slot), comma-separated
+    /// or repeated; asked after the beacon nodes, e.g. for blobs older than their ~18-day retention.
+    #[arg(long = "l1.blob-archive-url", env = "BASED_L1_BLOB_ARCHIVE_URL", value_delimiter = ',')]
+    pub blob_archive_urls: Vec<String>,
     /// Address of the L1 Inbox contract.
     #[arg(long = "l1.inbox-address", env = "BASED_L1_INBOX_ADDRESS", default_value_t = DEVNET_INBOX)]
     pub inbox_address: Address,

@@ -26,7 +26,9 @@ use alloy_consensus::{Header, Sealed};
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::Address;
 use based_chainspec::ChainSpec;
-use based_l1::{BeaconBlockId, BeaconClient, InboxFilter, L1Watcher, L1WatcherConfig, StartFrom};
+use based_l1::{
+    BeaconClient, BeaconClientConfig, InboxFilter, L1Watcher, L1WatcherConfig, StartFrom,
+};
 use based_rpc::{RpcConfig, RpcDeps, RpcServer, RpcServerHandle};
 use based_storage::Store;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -44,8 +46,10 @@ pub struct NodeConfig {
     pub trie_cache_bytes: usize,
     /// L1 execution client JSON-RPC URL.
     pub l1_rpc_url: String,
-    /// L1 beacon API base URL (blobs).
-    pub l1_beacon_url: String,
+    /// L1 beacon API base URLs (blobs), tried in order.
+    pub l1_beacon_urls: Vec<String>,
+    /// Blob archive base URLs, asked after the beacon nodes (blobs past their retention).
+    pub l1_blob_archive_urls: Vec<String>,
     /// The L1 Inbox address.
     pub inbox: Address,
     /// L1 block after which derivation starts.
@@ -150,11 +154,22 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
 
     let mut wcfg = L1WatcherConfig::new(url(&cfg.l1_rpc_url)?);
     wcfg.poll_interval = cfg.poll_interval;
-    wcfg.beacon = Some(BeaconClient::new(
-        url(&cfg.l1_beacon_url)?,
-        BeaconBlockId::ExecutionBlockHash,
-        Duration::from_secs(10),
-    ));
+    let mut beacon = BeaconClientConfig::new(
+        cfg.l1_beacon_urls.iter().map(|u| url(u)).collect::<Result<_, _>>()?,
+    );
+    beacon.archive_urls =
+        cfg.l1_blob_archive_urls.iter().map(|u| url(u)).collect::<Result<_, _>>()?;
+    beacon.timeout = Duration::from_secs(10);
+    if beacon.beacon_urls.is_empty() && beacon.archive_urls.is_empty() {
+        return Err(NodeError::Config("no L1 beacon API URL".into()));
+    }
+    info!(
+        target: "based::node",
+        beacons = ?cfg.l1_beacon_urls,
+        archives = ?cfg.l1_blob_archive_urls,
+        "L1 blob sources"
+    );
+    wcfg.beacon = Some(BeaconClient::new(beacon));
     let watcher = L1Watcher::spawn(wcfg, InboxFilter::new(cfg.inbox), start)
         .map_err(|e| NodeError::L1(e.to_string()))?;
 

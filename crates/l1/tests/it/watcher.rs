@@ -4,26 +4,38 @@ use crate::common::*;
 use alloy_consensus::Sealed;
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_provider::{DynProvider, Provider};
+use based_beacon::{DevBeacon, DevBeaconConfig};
 use based_contracts::{DEPOSIT_UNIT, FORCED_INCLUSION_FEE, InboxEvent};
 use based_l1::{
-    BeaconBlockId, BeaconClient, Chain, FinishedHeight, InboxFilter, L1Notification, L1Watcher,
-    L1WatcherConfig, L1WatcherHandle, StartFrom,
+    BeaconClient, BeaconClientConfig, Chain, FinishedHeight, InboxFilter, L1Notification,
+    L1Watcher, L1WatcherConfig, L1WatcherHandle, StartFrom,
 };
 use std::{sync::Arc, time::Duration};
 use tokio::time::timeout;
 
+/// Watcher config without a beacon API (enough when no selected log needs blobs).
 fn config(anvil_url: alloy_transport_http::reqwest::Url) -> L1WatcherConfig {
-    let mut c = L1WatcherConfig::new(anvil_url.clone());
-    c.beacon = Some(BeaconClient::new(
-        anvil_url,
-        BeaconBlockId::ExecutionBlockHash,
-        Duration::from_secs(5),
-    ));
+    let mut c = L1WatcherConfig::new(anvil_url);
     c.poll_interval = Duration::from_millis(50);
     c.request_timeout = Duration::from_secs(2);
     c.backoff_initial = Duration::from_millis(50);
     c.backoff_max = Duration::from_millis(400);
     c
+}
+
+/// Starts the devnet beacon API service in front of `anvil` and points `cfg` at it.
+async fn with_beacon(cfg: &mut L1WatcherConfig, anvil: &Anvil) -> DevBeacon {
+    // Automine gives consecutive blocks equal timestamps; the service shifts them to own slots.
+    let beacon = DevBeacon::start(
+        DevBeaconConfig { seconds_per_slot: 1, ..DevBeaconConfig::default() },
+        anvil.url(),
+    )
+    .await
+    .unwrap();
+    let mut bc = BeaconClientConfig::new(vec![beacon.url().parse().unwrap()]);
+    bc.timeout = Duration::from_secs(5);
+    cfg.beacon = Some(BeaconClient::new(bc));
+    beacon
 }
 
 fn url_for_port(port: u16) -> alloy_transport_http::reqwest::Url {
@@ -146,9 +158,11 @@ async fn inbox_logs_and_verified_blobs() {
         force_include(&p, inbox, Bytes::from_static(&[0x02, 0x01]), FORCED_INCLUSION_FEE).await;
     let last = fi.block_number.unwrap();
 
-    let mut h = L1Watcher::spawn(config(anvil.url()), InboxFilter::new(inbox), StartFrom::Block(0))
-        .unwrap();
+    let mut cfg = config(anvil.url());
+    let beacon = with_beacon(&mut cfg, &anvil).await;
+    let mut h = L1Watcher::spawn(cfg, InboxFilter::new(inbox), StartFrom::Block(0)).unwrap();
     let blocks = commit_until(&mut h, last).await;
+    assert!(beacon.hits("blob_sidecars") >= 1, "blobs come from the beacon API by slot");
     let with_logs: Vec<_> = blocks.iter().filter(|b| !b.logs.is_empty()).collect();
     assert_eq!(with_logs.len(), 3, "propose, deposit and forceInclude blocks");
 

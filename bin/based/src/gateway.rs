@@ -1,0 +1,112 @@
+//! `based gateway`: the preconfirmation gateway (Commitments API + `eth_sendRawTransaction`).
+//!
+//! The committer key comes from a Web3 Secret Storage keystore with a password file, or the
+//! `BASED_COMMITTER_KEY` environment variable: never a flag value.
+
+use alloy_primitives::Address;
+use based_gateway::{EverySlot, GatewayConfig, LaunchConfig, Limits};
+use based_keystore::ecdsa_signer;
+use based_lookahead::SlotClock;
+use clap::Args;
+use eyre::{WrapErr, eyre};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+/// `based gateway` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    /// Chain: `devnet` or a path to an alloy genesis JSON file.
+    #[arg(long = "chain", env = "BASED_CHAIN", default_value = "devnet")]
+    chain: String,
+    /// L2 node JSON-RPC URL (account state; reads forwarded for wallets).
+    #[arg(long = "l2.rpc-url", env = "BASED_L2_RPC_URL", default_value = "http://127.0.0.1:8546")]
+    l2_rpc_url: String,
+    /// Proposer JSON-RPC URL promised transactions are handed to, in promise order.
+    #[arg(long = "proposer.url", env = "BASED_PROPOSER_URL")]
+    proposer_url: Option<String>,
+    /// Web3 Secret Storage keystore of the committer key (else `BASED_COMMITTER_KEY`).
+    #[arg(long = "committer.keystore", env = "BASED_COMMITTER_KEYSTORE")]
+    committer_keystore: Option<PathBuf>,
+    /// File holding the committer keystore's password (else: prompt on a terminal).
+    #[arg(long = "committer.password-file", env = "BASED_COMMITTER_PASSWORD_FILE")]
+    committer_password_file: Option<PathBuf>,
+    /// Data directory (the commitment log lives in `<datadir>/commitments.log`).
+    #[arg(long = "datadir", env = "BASED_GATEWAY_DATADIR", default_value = ".based-gateway")]
+    datadir: PathBuf,
+    /// Listen address (JSON-RPC and REST on one port).
+    #[arg(long = "http.addr", env = "BASED_GATEWAY_HTTP_ADDR", default_value = "127.0.0.1:8548")]
+    http_addr: SocketAddr,
+    /// Slasher contract the promises are enforced by (requests naming another are refused).
+    #[arg(long = "gateway.slasher", env = "BASED_GATEWAY_SLASHER", default_value_t = Address::ZERO)]
+    slasher: Address,
+    /// L1 beacon genesis time (Unix seconds): slot 0 of the slot clock.
+    #[arg(long = "l1.genesis-time", env = "BASED_L1_GENESIS_TIME")]
+    genesis_time: u64,
+    /// L1 seconds per slot.
+    #[arg(long = "l1.seconds-per-slot", env = "BASED_L1_SECONDS_PER_SLOT", default_value_t = 12)]
+    seconds_per_slot: u64,
+    /// L1 slots per epoch.
+    #[arg(long = "l1.slots-per-epoch", env = "BASED_L1_SLOTS_PER_EPOCH", default_value_t = 32)]
+    slots_per_epoch: u64,
+    /// Most promises per slot.
+    #[arg(
+        long = "gateway.max-txs-per-slot",
+        env = "BASED_GATEWAY_MAX_TXS_PER_SLOT",
+        default_value_t = 2_000
+    )]
+    max_txs_per_slot: usize,
+    /// Most promised gas (sum of gas limits) per slot.
+    #[arg(
+        long = "gateway.max-gas-per-slot",
+        env = "BASED_GATEWAY_MAX_GAS_PER_SLOT",
+        default_value_t = 30_000_000
+    )]
+    max_gas_per_slot: u64,
+    /// Largest request body in bytes.
+    #[arg(long = "gateway.max-request-bytes", env = "BASED_GATEWAY_MAX_REQUEST_BYTES", default_value_t = 1024 * 1024)]
+    max_request_bytes: u32,
+}
+
+/// Runs `based gateway` until Ctrl-C.
+pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
+    let chain = crate::cli::load_chain(&args.chain)?;
+    let key = ecdsa_signer(
+        args.committer_keystore.as_deref(),
+        args.committer_password_file.as_deref(),
+        "BASED_COMMITTER_KEY",
+    )
+    .wrap_err("committer key")?;
+    let committer = key.address();
+    let clock = SlotClock::new(args.genesis_time, args.seconds_per_slot, args.slots_per_epoch)
+        .map_err(|e| eyre!("slot clock: {e}"))?;
+    let limits = Limits {
+        max_txs_per_slot: args.max_txs_per_slot,
+        max_gas_per_slot: args.max_gas_per_slot,
+        ..Limits::default()
+    };
+    let server = based_gateway::launch(
+        LaunchConfig {
+            gateway: GatewayConfig {
+                chain_id: chain.chain_id(),
+                slasher: args.slasher,
+                clock,
+                limits,
+            },
+            log_path: args.datadir.join("commitments.log"),
+            node_url: args.l2_rpc_url,
+            proposer_url: args.proposer_url,
+            addr: args.http_addr,
+            max_request_bytes: args.max_request_bytes,
+            max_connections: 1_000,
+        },
+        key,
+        committer,
+        // Posting rights from the lookahead are not wired yet: the gateway promises for every
+        // slot (permissionless posting).
+        Arc::new(EverySlot),
+    )
+    .await?;
+    tracing::info!(url = %server.url(), %committer, "gateway running");
+    tokio::signal::ctrl_c().await?;
+    server.stop().await;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The `based` preconfirmation gateway (docs/protocol.md §10).
+//!
+//! - [`service`]: admission of inclusion requests (form, slot, preconfer, nonce, funds, capacity),
+//!   signing, the durable log, hand-off for posting: [`Gateway`].
+//! - [`server`]: the Commitments API over JSON-RPC and REST on one port, `eth_sendRawTransaction`,
+//!   and the reads a wallet needs forwarded to the L2 node: [`GatewayServer`], [`launch`].
+//! - [`log`]: the durable, group-committed, non-equivocating commitment log.
+//! - [`CommitterKey`]: a fast libsecp256k1 committer signer.
+//!
+//! # Invariants
+//!
+//! - **Never equivocate.** Every promise the gateway makes carries a caller-chosen conflict key (the
+//!   gateway uses `sender ‖ nonce`) and value (`keccak256(tx_hash ‖ slot)`). The log refuses a second,
+//!   different value for a key ([`log::LogError::Conflict`]), and the check is made by the single
+//!   writer in log order, so of two concurrent conflicting requests exactly one wins.
+//! - **Durable before answered.** A signed commitment is released only after the group-commit
+//!   `fdatasync` covering its record returned ([`log::CommitmentLog::append`]). A signature that
+//!   the log refused or failed to persist must never leave the process.
+//! - **Idempotent.** The same `request_hash` yields the same stored signed commitment
+//!   ([`log::AppendOutcome::Existing`]).
+//! - **Restart safety (the role EIP-3076 plays for validators).** On open the log is replayed and
+//!   the conflict index rebuilt before any new request is accepted. A torn tail (the last,
+//!   never-acknowledged batch) is truncated; any other damage refuses to start
+//!   ([`log::LogError::Corrupt`]) rather than forget a signed promise.
+//! - No panics on bad input: the crate denies `unwrap`, `expect`, `panic`, indexing and unchecked
+//!   arithmetic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+pub mod log;
+pub mod server;
+pub mod service;
+mod signer;
+
+pub use log::{AppendOutcome, CommitmentLog, LogEntry, LogError, LogStats, Recovered};
+pub use server::{GatewayServer, LaunchConfig, NodeAccounts, ServerSettings, launch};
+pub use service::{
+    AccountSource, EverySlot, Gateway, GatewayConfig, GatewayError, Limits, Promise, Schedule,
+};
+pub use signer::{CommitterKey, KeyError};

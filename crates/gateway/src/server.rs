@@ -1,0 +1,485 @@
+//! The gateway's network face, on one port:
+//!
+//! - JSON-RPC (jsonrpsee): `commitmentRequest`, `commitmentResult`, `slots`, `fee` (eth-fabric
+//!   Commitments API), `eth_sendRawTransaction` (promise for the next own slot; answers the hash),
+//!   `eth_chainId`, and the read methods a wallet needs, forwarded to the L2 node
+//!   ([`FORWARDED_METHODS`]).
+//! - REST (the same handlers through [`RestLayer`]): `POST /commitments/v0/gateway/commitment`
+//!   (also `.../commitmentRequest`), `GET /commitments/v0/gateway/commitment/{hash}` (also
+//!   `.../commitmentResult/{hash}`), `GET /commitments/v0/gateway/slots`,
+//!   `POST /commitments/v0/gateway/fee`. Errors answer `{"code", "message"}` with an HTTP status
+//!   ([`GatewayError::http_status`]).
+
+use crate::service::{AccountSource, Gateway, GatewayError, Promise};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_signer::SignerSync;
+use based_commitments::CommitmentRequest;
+use jsonrpsee::{
+    RpcModule,
+    server::{HttpBody, HttpRequest, HttpResponse, Server, ServerConfig, ServerHandle},
+    types::{ErrorObjectOwned, Params},
+};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+/// Read methods forwarded unchanged to the L2 node, so a wallet can use the gateway as its RPC.
+pub const FORWARDED_METHODS: &[&str] = &[
+    "eth_blockNumber",
+    "eth_getBalance",
+    "eth_getTransactionCount",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_feeHistory",
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_getTransactionByHash",
+    "eth_getTransactionReceipt",
+    "eth_getLogs",
+    "net_version",
+    "web3_clientVersion",
+];
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// L2 node JSON-RPC URL for [`FORWARDED_METHODS`] (none: not served).
+    pub node_url: Option<String>,
+    /// Largest request body (bytes), JSON-RPC and REST.
+    pub max_request_bytes: u32,
+    /// Most concurrent connections.
+    pub max_connections: u32,
+}
+
+fn rpc_error(e: &GatewayError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(e.code(), e.to_string(), None::<()>)
+}
+
+fn invalid(msg: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(crate::service::codes::INVALID_PARAMS, msg.to_string(), None::<()>)
+}
+
+/// Forwards a raw JSON-RPC call to the node.
+async fn forward(
+    client: &reqwest::Client,
+    url: &str,
+    method: &str,
+    params: Option<&str>,
+) -> Result<serde_json::Value, ErrorObjectOwned> {
+    let params: serde_json::Value = match params {
+        Some(p) => serde_json::from_str(p).map_err(invalid)?,
+        None => serde_json::Value::Array(vec![]),
+    };
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let internal = |e: String| {
+        ErrorObjectOwned::owned(
+            crate::service::codes::INTERNAL,
+            format!("L2 node: {e}"),
+            None::<()>,
+        )
+    };
+    let resp: serde_json::Value = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    if let Some(err) = resp.get("error") {
+        let code = err.get("code").and_then(serde_json::Value::as_i64).unwrap_or(-32603);
+        let message = err.get("message").and_then(serde_json::Value::as_str).unwrap_or("error");
+        return Err(ErrorObjectOwned::owned(
+            i32::try_from(code).unwrap_or(-32603),
+            message.to_owned(),
+            err.get("data").cloned(),
+        ));
+    }
+    Ok(resp.get("result").cloned().unwrap_or(serde_json::Value::Null))
+}
+
+/// Builds the JSON-RPC module over `gateway`.
+pub fn rpc_module<A, K>(
+    gateway: Arc<Gateway<A, K>>,
+    node_url: Option<String>,
+) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError>
+where
+    A: AccountSource,
+    K: SignerSync + Send + Sync + 'static,
+{
+    let mut module = RpcModule::new(());
+    let g = gateway.clone();
+    module.register_async_method("commitmentRequest", move |params: Params<'static>, _, _| {
+        let g = g.clone();
+        async move {
+            let request: CommitmentRequest = params.one().map_err(|e| invalid(e.message()))?;
+            g.request(request).await.map_err(|e| rpc_error(&e))
+        }
+    })?;
+    let g = gateway.clone();
+    module.register_method("commitmentResult", move |params, _, _| {
+        let hash: B256 = params.one().map_err(|e| invalid(e.message()))?;
+        g.result(hash).map_err(|e| rpc_error(&e))
+    })?;
+    let g = gateway.clone();
+    module.register_method("slots", move |_, _, _| Ok::<_, ErrorObjectOwned>(g.slots()))?;
+    let g = gateway.clone();
+    module.register_method("fee", move |params, _, _| {
+        let request: CommitmentRequest = params.one().map_err(|e| invalid(e.message()))?;
+        g.fee(&request).map_err(|e| rpc_error(&e))
+    })?;
+    let g = gateway.clone();
+    module.register_async_method(
+        "eth_sendRawTransaction",
+        move |params: Params<'static>, _, _| {
+            let g = g.clone();
+            async move {
+                let raw: Bytes = params.one().map_err(|e| invalid(e.message()))?;
+                g.send_raw_transaction(raw).await.map_err(|e| rpc_error(&e))
+            }
+        },
+    )?;
+    let chain_id = gateway.config().chain_id;
+    module.register_method("eth_chainId", move |_, _, _| {
+        Ok::<_, ErrorObjectOwned>(U256::from(chain_id))
+    })?;
+    let committer = gateway.committer();
+    module.register_method("gateway_committer", move |_, _, _| {
+        Ok::<Address, ErrorObjectOwned>(committer)
+    })?;
+    if let Some(url) = node_url {
+        let client = reqwest::Client::new();
+        let url = Arc::new(url);
+        for method in FORWARDED_METHODS {
+            let client = client.clone();
+            let url = url.clone();
+            module.register_async_method(method, move |params: Params<'static>, _, _| {
+                let client = client.clone();
+                let url = url.clone();
+                async move { forward(&client, &url, method, params.as_str()).await }
+            })?;
+        }
+    }
+    Ok(module)
+}
+
+/// A running gateway server.
+#[derive(Debug)]
+pub struct GatewayServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    poster: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl GatewayServer {
+    /// Serves `gateway` (JSON-RPC and REST on one port).
+    pub async fn start<A, K>(
+        gateway: Arc<Gateway<A, K>>,
+        settings: ServerSettings,
+    ) -> Result<Self, std::io::Error>
+    where
+        A: AccountSource,
+        K: SignerSync + Send + Sync + 'static,
+    {
+        let module = rpc_module(gateway, settings.node_url.clone())
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let config = ServerConfig::builder()
+            .max_request_body_size(settings.max_request_bytes)
+            .max_connections(settings.max_connections)
+            .build();
+        let server = Server::builder()
+            .set_config(config)
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(RestLayer { max_body: settings.max_request_bytes }),
+            )
+            .build(settings.addr)
+            .await?;
+        let addr = server.local_addr()?;
+        let handle = server.start(module);
+        tracing::info!(target: "gateway", %addr, "gateway listening (JSON-RPC and REST)");
+        Ok(Self { addr, handle, poster: None })
+    }
+
+    /// Also runs a task that hands promised transactions to `proposer_url`
+    /// (`eth_sendRawTransaction`), in promise order.
+    pub fn with_poster(
+        mut self,
+        mut promises: tokio::sync::mpsc::UnboundedReceiver<Promise>,
+        proposer_url: String,
+    ) -> Self {
+        let client = reqwest::Client::new();
+        self.poster = Some(tokio::spawn(async move {
+            while let Some(p) = promises.recv().await {
+                let params = serde_json::json!([p.raw]).to_string();
+                if let Err(e) =
+                    forward(&client, &proposer_url, "eth_sendRawTransaction", Some(&params)).await
+                {
+                    tracing::warn!(
+                        target: "gateway",
+                        tx = %p.tx_hash,
+                        slot = p.slot,
+                        error = %e.message(),
+                        "proposer refused a promised transaction"
+                    );
+                }
+            }
+        }));
+        self
+    }
+
+    /// The bound address.
+    pub const fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        let _ = self.handle.stop();
+        self.handle.stopped().await;
+        if let Some(poster) = self.poster {
+            poster.abort();
+        }
+    }
+}
+
+/// Tower layer translating the Commitments API's REST form into the JSON-RPC methods.
+#[derive(Debug, Clone, Copy)]
+pub struct RestLayer {
+    max_body: u32,
+}
+
+impl<S> tower::Layer<S> for RestLayer {
+    type Service = Rest<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Rest { inner, max_body: self.max_body }
+    }
+}
+
+/// See [`RestLayer`].
+#[derive(Debug, Clone)]
+pub struct Rest<S> {
+    inner: S,
+    max_body: u32,
+}
+
+const PREFIX: &str = "/commitments/v0/gateway/";
+
+/// The JSON-RPC method of a REST route and whether it carries a body or a path hash.
+fn route(method: &http::Method, path: &str) -> Option<(&'static str, Option<String>)> {
+    let rest = path.strip_prefix(PREFIX)?;
+    match (method, rest) {
+        (&http::Method::POST, "commitment" | "commitmentRequest") => {
+            Some(("commitmentRequest", None))
+        }
+        (&http::Method::GET, "slots") => Some(("slots", None)),
+        (&http::Method::POST, "fee") => Some(("fee", None)),
+        (&http::Method::GET, r) => {
+            let hash =
+                r.strip_prefix("commitment/").or_else(|| r.strip_prefix("commitmentResult/"))?;
+            Some(("commitmentResult", Some(hash.to_owned())))
+        }
+        _ => None,
+    }
+}
+
+fn json_response(status: u16, body: String) -> HttpResponse {
+    let mut resp = HttpResponse::new(HttpBody::from(body));
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn error_status(code: i64) -> u16 {
+    use crate::service::codes;
+    match i32::try_from(code).unwrap_or(codes::INTERNAL) {
+        codes::NOT_PRECONFER => 403,
+        codes::NOT_FOUND => 404,
+        codes::CONFLICT => 409,
+        codes::CAPACITY => 429,
+        codes::INTERNAL => 500,
+        -32700 | -32600 | -32601 | codes::INVALID_PARAMS => 400,
+        _ => 400,
+    }
+}
+
+impl<S> tower::Service<HttpRequest<HttpBody>> for Rest<S>
+where
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
+    S::Error: Into<jsonrpsee::core::BoxError> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = jsonrpsee::core::BoxError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: HttpRequest<HttpBody>) -> Self::Future {
+        let Some((method, path_hash)) = route(req.method(), req.uri().path()) else {
+            if req.uri().path().starts_with(PREFIX) {
+                return Box::pin(async {
+                    Ok(json_response(404, r#"{"code":404,"message":"no such endpoint"}"#.into()))
+                });
+            }
+            let fut = self.inner.call(req);
+            return Box::pin(async move { fut.await.map_err(Into::into) });
+        };
+        let mut inner = self.inner.clone();
+        let max_body = usize::try_from(self.max_body).unwrap_or(usize::MAX);
+        Box::pin(async move {
+            use http_body_util::BodyExt;
+            let (mut parts, body) = req.into_parts();
+            let limited = http_body_util::Limited::new(body, max_body);
+            let bytes = match limited.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => {
+                    return Ok(json_response(
+                        413,
+                        r#"{"code":413,"message":"request body too large"}"#.into(),
+                    ));
+                }
+            };
+            let params = match path_hash {
+                Some(hash) => serde_json::json!([hash]),
+                None if method == "slots" => serde_json::json!([]),
+                None => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Ok(v) => serde_json::json!([v]),
+                    Err(e) => {
+                        let body = serde_json::json!({"code": 400, "message": format!("invalid JSON: {e}")});
+                        return Ok(json_response(400, body.to_string()));
+                    }
+                },
+            };
+            let rpc =
+                serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": method, "params": params});
+            parts.method = http::Method::POST;
+            parts.uri = http::Uri::from_static("/");
+            parts.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            let req = HttpRequest::from_parts(parts, HttpBody::from(rpc.to_string()));
+            let resp = inner.call(req).await.map_err(Into::into)?;
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            if let Some(result) = value.get("result") {
+                return Ok(json_response(200, result.to_string()));
+            }
+            let err = value.get("error").cloned().unwrap_or_default();
+            let code = err.get("code").and_then(serde_json::Value::as_i64).unwrap_or(-32603);
+            Ok(json_response(error_status(code), err.to_string()))
+        })
+    }
+}
+
+/// [`AccountSource`] reading the L2 node over JSON-RPC (`eth_getTransactionCount`,
+/// `eth_getBalance` at `latest`).
+#[derive(Debug, Clone)]
+pub struct NodeAccounts {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl NodeAccounts {
+    /// Reads accounts from the node at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { client: reqwest::Client::new(), url: url.into() }
+    }
+}
+
+impl AccountSource for NodeAccounts {
+    async fn account(&self, address: Address) -> Result<(u64, U256), String> {
+        let params = serde_json::json!([address, "latest"]).to_string();
+        let nonce = forward(&self.client, &self.url, "eth_getTransactionCount", Some(&params))
+            .await
+            .map_err(|e| e.message().to_owned())?;
+        let balance = forward(&self.client, &self.url, "eth_getBalance", Some(&params))
+            .await
+            .map_err(|e| e.message().to_owned())?;
+        let nonce: U256 = serde_json::from_value(nonce).map_err(|e| e.to_string())?;
+        let balance: U256 = serde_json::from_value(balance).map_err(|e| e.to_string())?;
+        Ok((u64::try_from(nonce).map_err(|e| e.to_string())?, balance))
+    }
+}
+
+/// Everything [`launch`] needs.
+#[derive(Debug, Clone)]
+pub struct LaunchConfig {
+    /// Admission rules and limits.
+    pub gateway: crate::GatewayConfig,
+    /// The commitment log file (created if absent; replayed if present).
+    pub log_path: std::path::PathBuf,
+    /// The L2 node (account state, and the reads forwarded for wallets).
+    pub node_url: String,
+    /// Where promised transactions are handed for posting (`eth_sendRawTransaction`), if anywhere.
+    pub proposer_url: Option<String>,
+    /// Listen address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Largest request body.
+    pub max_request_bytes: u32,
+    /// Most concurrent connections.
+    pub max_connections: u32,
+}
+
+/// Opens (and replays) the log, rebuilds the promised state, and serves a gateway signing with
+/// `key` for every slot of `schedule`.
+pub async fn launch<K>(
+    cfg: LaunchConfig,
+    key: K,
+    committer: Address,
+    schedule: Arc<dyn crate::Schedule>,
+) -> Result<GatewayServer, std::io::Error>
+where
+    K: SignerSync + Send + Sync + 'static,
+{
+    if let Some(dir) = cfg.log_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let (log, recovered) = crate::CommitmentLog::open(&cfg.log_path)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let posting = cfg.proposer_url.as_ref().map(|_| tx);
+    let gateway = Gateway::new(
+        cfg.gateway,
+        key,
+        committer,
+        log,
+        &recovered,
+        NodeAccounts::new(cfg.node_url.clone()),
+        schedule,
+        posting,
+    );
+    let settings = ServerSettings {
+        addr: cfg.addr,
+        node_url: Some(cfg.node_url),
+        max_request_bytes: cfg.max_request_bytes,
+        max_connections: cfg.max_connections,
+    };
+    let server = GatewayServer::start(Arc::new(gateway), settings).await?;
+    Ok(match cfg.proposer_url {
+        Some(url) => server.with_poster(rx, url),
+        None => server,
+    })
+}

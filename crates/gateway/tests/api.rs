@@ -1,0 +1,191 @@
+//! The gateway's JSON-RPC and REST faces on a real socket (port 0): the Commitments API methods
+//! and routes, `eth_sendRawTransaction`, error codes and HTTP statuses, body limits.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use based_commitments::{CommitmentRequest, InclusionPayload, SignedCommitment};
+use based_gateway::{
+    AccountSource, CommitmentLog, EverySlot, Gateway, GatewayConfig, GatewayServer, Limits,
+    ServerSettings,
+};
+use based_lookahead::SlotClock;
+use serde_json::{Value, json};
+use std::{net::SocketAddr, sync::Arc};
+
+const CHAIN: u64 = 4242;
+const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
+
+struct Funded;
+impl AccountSource for Funded {
+    async fn account(&self, _address: Address) -> Result<(u64, U256), String> {
+        Ok((0, U256::from(10u64).pow(U256::from(18u64))))
+    }
+}
+
+fn user(i: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap()
+}
+
+fn transfer(signer: &PrivateKeySigner, nonce: u64, value: u64) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: CHAIN,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(Address::repeat_byte(0xde)),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+async fn start(dir: &std::path::Path) -> (GatewayServer, Address, u64) {
+    let (log, recovered) = CommitmentLog::open(dir.join("log")).unwrap();
+    let key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0xcc)).unwrap();
+    let committer = key.address();
+    let clock = SlotClock::new(0, 12, 32).unwrap();
+    // One slot ahead, so a slot boundary passing during the test changes nothing.
+    let slot = clock.slot_at(based_gateway::service::unix_now()) + 1;
+    let config =
+        GatewayConfig { chain_id: CHAIN, slasher: SLASHER, clock, limits: Limits::default() };
+    let gateway =
+        Gateway::new(config, key, committer, log, &recovered, Funded, Arc::new(EverySlot), None);
+    let settings = ServerSettings {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        node_url: None,
+        max_request_bytes: 64 * 1024,
+        max_connections: 100,
+    };
+    let server = GatewayServer::start(Arc::new(gateway), settings).await.unwrap();
+    (server, committer, slot)
+}
+
+async fn rpc(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    reqwest::Client::new().post(url).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rpc_and_rest_serve_the_commitments_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, committer, slot) = start(dir.path()).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+
+    // JSON-RPC commitmentRequest: a signed commitment from the committer.
+    let request =
+        InclusionPayload { slot, signed_tx: transfer(&user(1), 0, 1) }.into_request(SLASHER);
+    let resp = rpc(&url, "commitmentRequest", json!([request])).await;
+    let signed: SignedCommitment = serde_json::from_value(resp["result"].clone()).unwrap();
+    signed.verify(committer).unwrap();
+    assert_eq!(signed.commitment.request_hash, request.request_hash());
+
+    // commitmentResult by request hash, over JSON-RPC and both REST paths.
+    let resp = rpc(&url, "commitmentResult", json!([request.request_hash()])).await;
+    assert_eq!(serde_json::from_value::<SignedCommitment>(resp["result"].clone()).unwrap(), signed);
+    for path in ["commitment", "commitmentResult"] {
+        let r = http
+            .get(format!("{url}/commitments/v0/gateway/{path}/{}", request.request_hash()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<SignedCommitment>().await.unwrap(), signed);
+    }
+
+    // REST POST of a new request (both route names), slots, fee.
+    for (i, path) in ["commitment", "commitmentRequest"].iter().enumerate() {
+        let req: CommitmentRequest =
+            InclusionPayload { slot, signed_tx: transfer(&user(2), i as u64, 1) }
+                .into_request(SLASHER);
+        let r = http
+            .post(format!("{url}/commitments/v0/gateway/{path}"))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json::<SignedCommitment>().await.unwrap().verify(committer).unwrap();
+    }
+    let slots: Value = http
+        .get(format!("{url}/commitments/v0/gateway/slots"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let own: Vec<u64> =
+        slots["slots"].as_array().unwrap().iter().map(|s| s["slot"].as_u64().unwrap()).collect();
+    assert!(own.contains(&slot), "{slots}");
+    assert_eq!(
+        slots["slots"][0]["offerings"][0],
+        json!({"chain_id": CHAIN, "commitment_types": [1]})
+    );
+    let fee: Value = http
+        .post(format!("{url}/commitments/v0/gateway/fee"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fee["commitment_type"], json!(1));
+
+    // eth_sendRawTransaction answers the hash; the commitment is retrievable by it.
+    let raw = transfer(&user(3), 0, 1);
+    let resp = rpc(&url, "eth_sendRawTransaction", json!([raw])).await;
+    let hash: B256 = serde_json::from_value(resp["result"].clone()).unwrap();
+    let resp = rpc(&url, "commitmentResult", json!([hash])).await;
+    assert!(resp["result"]["signature"].is_string(), "{resp}");
+    assert_eq!(rpc(&url, "eth_chainId", json!([])).await["result"], json!("0x1092"));
+
+    // Errors: codes over JSON-RPC, statuses over REST, and no commitment.
+    let conflict =
+        InclusionPayload { slot, signed_tx: transfer(&user(1), 0, 2) }.into_request(SLASHER);
+    let resp = rpc(&url, "commitmentRequest", json!([conflict])).await;
+    assert_eq!(resp["error"]["code"], json!(-32015), "{resp}");
+    let r = http
+        .post(format!("{url}/commitments/v0/gateway/commitment"))
+        .json(&conflict)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let past = InclusionPayload { slot: slot - 2, signed_tx: transfer(&user(4), 0, 1) }
+        .into_request(SLASHER);
+    assert_eq!(rpc(&url, "commitmentRequest", json!([past])).await["error"]["code"], json!(-32010));
+    let r = http
+        .post(format!("{url}/commitments/v0/gateway/commitment"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .get(format!("{url}/commitments/v0/gateway/commitment/{}", B256::ZERO))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let resp = rpc(&url, "commitmentRequest", json!([{"commitment_type": 1}])).await;
+    assert_eq!(resp["error"]["code"], json!(-32602), "{resp}");
+    let big = "a".repeat(70 * 1024);
+    let r = http
+        .post(format!("{url}/commitments/v0/gateway/commitment"))
+        .header("content-type", "application/json")
+        .body(format!("\"{big}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    server.stop().await;
+}
