@@ -471,6 +471,7 @@ where
         schedule,
         posting,
     );
+    gateway.resend_recovered();
     let settings = ServerSettings {
         addr: cfg.addr,
         node_url: Some(cfg.node_url),

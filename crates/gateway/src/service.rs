@@ -341,6 +341,8 @@ pub struct Gateway<A, K> {
     promised: Mutex<Promised>,
     now: Arc<dyn Fn() -> u64 + Send + Sync>,
     posting: Option<tokio::sync::mpsc::UnboundedSender<Promise>>,
+    /// Promises replayed from the log, until [`Gateway::resend_recovered`] hands them on.
+    recovered: Mutex<Vec<Promise>>,
 }
 
 impl<A, K> std::fmt::Debug for Gateway<A, K> {
@@ -375,6 +377,7 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         posting: Option<tokio::sync::mpsc::UnboundedSender<Promise>>,
     ) -> Self {
         let mut promised = Promised::default();
+        let mut recovered_promises = Vec::new();
         for entry in &recovered.entries {
             let request = CommitmentRequest {
                 commitment_type: entry.signed.commitment.commitment_type,
@@ -382,7 +385,13 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
                 slasher: entry.signed.commitment.slasher,
             };
             match InclusionTx::from_request(&request) {
-                Ok(itx) => promised.record(&itx, entry.request_hash()),
+                Ok(itx) => {
+                    promised.record(&itx, entry.request_hash());
+                    let raw = InclusionPayload::abi_decode(&request.payload)
+                        .map(|p| p.signed_tx)
+                        .unwrap_or_default();
+                    recovered_promises.push(Promise { slot: itx.slot, tx_hash: itx.tx_hash, raw });
+                }
                 Err(e) => {
                     tracing::warn!(target: "gateway", error = %e, "unreadable logged promise")
                 }
@@ -404,7 +413,29 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             promised: Mutex::new(promised),
             now: Arc::new(unix_now),
             posting,
+            recovered: Mutex::new(recovered_promises),
         }
+    }
+
+    /// Hands the recovered promises of recent slots (at most `max_slots_ahead` before the current
+    /// one) to the proposer again, once; returns how many. A crash between the log's fsync and the
+    /// hand-off must not leave a signed promise unposted; the proposer's pool drops duplicates and
+    /// execution skips what L2 already included. [`crate::launch`] calls it at start.
+    pub fn resend_recovered(&self) -> usize {
+        let Some(posting) = &self.posting else { return 0 };
+        let recent = self.current_slot().saturating_sub(self.config.limits.max_slots_ahead);
+        let promises = match self.recovered.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => return 0,
+        };
+        let mut sent = 0usize;
+        for promise in promises.into_iter().filter(|p| p.slot >= recent) {
+            if posting.send(promise).is_ok() {
+                sent = sent.saturating_add(1);
+            }
+        }
+        tracing::info!(target: "gateway", resent = sent, "recovered promises handed to the proposer");
+        sent
     }
 
     /// Replaces the wall clock (tests).

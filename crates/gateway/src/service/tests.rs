@@ -217,8 +217,15 @@ async fn restart_keeps_promises_and_refuses_conflicts() {
         let (g, _rx) = f.gateway(Arc::new(EverySlot));
         g.request(first.clone()).await.unwrap()
     };
-    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    let (g, mut rx) = f.gateway(Arc::new(EverySlot));
     assert_eq!(g.promises(), 1);
+    // The recovered promise is handed to the proposer again, once.
+    assert_eq!(g.resend_recovered(), 1);
+    assert_eq!(
+        rx.try_recv().unwrap().raw,
+        InclusionPayload::abi_decode(&first.payload).unwrap().signed_tx
+    );
+    assert_eq!(g.resend_recovered(), 0);
     assert_eq!(g.request(first).await.unwrap(), signed, "idempotent across restarts");
     // A different transaction for the promised nonce, or the same one for another slot.
     let err = g.request(request(SLOT, tx(&a, CHAIN, 0, 2, 0))).await.unwrap_err();
