@@ -8,6 +8,9 @@
 //!   panics still leaves nothing running.
 //! - [`Anvil::spawn`] returns only once the JSON-RPC endpoint answers `eth_chainId`.
 
+#[cfg(feature = "test-utils")]
+pub mod contract;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},

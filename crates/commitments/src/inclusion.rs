@@ -76,9 +76,10 @@ impl InclusionTx {
         InclusionPayload::abi_decode(&request.payload)?.decode_tx()
     }
 
-    /// Key of the promise made about this transaction: `slot (8 bytes BE) || sender || nonce (8
-    /// bytes BE)`. At most one transaction may be promised per key; promising two different
-    /// transactions for the same sender and nonce in one slot would be equivocation.
+    /// A per-slot key of the promise made about this transaction: `slot (8 bytes BE) || sender ||
+    /// nonce (8 bytes BE)`. Two different transactions for one key would be equivocation. (The
+    /// gateway uses a stronger key, `sender || nonce` over all slots, with the slot in the value:
+    /// `based_gateway::service::conflict_key`.)
     pub fn conflict_key(&self) -> [u8; 36] {
         let mut key = [0u8; 36];
         let (slot, rest) = key.split_at_mut(8);

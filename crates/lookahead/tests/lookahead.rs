@@ -10,13 +10,15 @@
 use std::collections::HashMap;
 
 use alloy_consensus::{SidecarBuilder, SimpleCoder};
-use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
+use alloy_network::{TransactionBuilder, TransactionBuilder4844};
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
-use alloy_signer_local::PrivateKeySigner;
+use alloy_provider::{DynProvider, Provider};
+use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
-use based_anvil::{Anvil, AnvilOptions, DEV_KEYS};
+use based_anvil::{
+    Anvil, AnvilOptions,
+    contract::{call_tx, dev_address as address, revert_data, send, view, wallet as provider},
+};
 use based_contracts::{Inbox, InboxConfig, Lookahead, Whitelist, inbox_creation_code};
 use based_lookahead::contest::{BeaconBlockHeader, ContestEvidence, StateProver, Validator};
 use based_lookahead::{
@@ -49,44 +51,9 @@ fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
-fn provider(anvil: &Anvil, index: usize) -> DynProvider {
-    let signer: PrivateKeySigner = DEV_KEYS[index].parse().unwrap();
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(anvil.endpoint().parse().unwrap())
-        .erased()
-}
-
-fn address(index: usize) -> Address {
-    DEV_KEYS[index].parse::<PrivateKeySigner>().unwrap().address()
-}
-
-fn call_tx(to: Address, input: Vec<u8>, value: U256) -> TransactionRequest {
-    TransactionRequest::default().with_to(to).with_input(Bytes::from(input)).with_value(value)
-}
-
-async fn send(p: &DynProvider, tx: TransactionRequest) -> TransactionReceipt {
-    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
-    receipt
-}
-
 async fn deploy(p: &DynProvider, code: Bytes) -> (Address, u64) {
     let receipt = send(p, TransactionRequest::default().with_deploy_code(code)).await;
     (receipt.contract_address.unwrap(), receipt.gas_used)
-}
-
-/// eth_call `tx` and return the revert data (panics if it did not revert).
-async fn revert_data(p: &DynProvider, tx: TransactionRequest) -> Bytes {
-    let err = p.call(tx).await.expect_err("call should revert");
-    err.as_error_resp()
-        .and_then(|e| e.as_revert_data())
-        .unwrap_or_else(|| panic!("no revert data: {err:?}"))
-}
-
-async fn view<C: SolCall>(p: &DynProvider, to: Address, call: C) -> C::Return {
-    let out = p.call(call_tx(to, call.abi_encode(), U256::ZERO)).await.unwrap();
-    C::abi_decode_returns(&out).unwrap()
 }
 
 async fn latest(p: &DynProvider) -> (u64, u64) {

@@ -3,13 +3,16 @@
 //! (docs/benchmarks.md, "Registry gas").
 #![allow(clippy::print_stdout, missing_docs)]
 
-use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_network::TransactionBuilder;
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
-use based_anvil::{Anvil, AnvilOptions, DEV_KEYS};
+use based_anvil::{
+    Anvil, AnvilOptions, DEV_KEYS,
+    contract::{call_tx, revert_selector, send, view, wallet as provider},
+};
 use based_registry::{
     BLS, BlsSecretKey, BlsSignature, DST, REGISTRATION_DOMAIN, Registry, RegistryConfig,
     bls::hash_to_g2, registration_message, registry_creation_code,
@@ -44,14 +47,6 @@ struct Env {
     registry: Address,
 }
 
-fn provider(anvil: &Anvil, index: usize) -> DynProvider {
-    let signer: PrivateKeySigner = DEV_KEYS[index].parse().unwrap();
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(anvil.endpoint().parse().unwrap())
-        .erased()
-}
-
 async fn setup() -> Env {
     let anvil = Anvil::spawn(&AnvilOptions::default()).expect("anvil (run `make tools`)");
     let p0 = provider(&anvil, 0);
@@ -62,31 +57,6 @@ async fn setup() -> Env {
     assert!(receipt.status(), "deploy failed");
     println!("registry deploy gas: {}", receipt.gas_used);
     Env { _anvil: anvil, p0, p1, owner, registry: receipt.contract_address.unwrap() }
-}
-
-fn call_tx(registry: Address, input: Vec<u8>, value: U256) -> TransactionRequest {
-    TransactionRequest::default().with_to(registry).with_input(Bytes::from(input)).with_value(value)
-}
-
-async fn send(p: &DynProvider, tx: TransactionRequest) -> TransactionReceipt {
-    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
-    receipt
-}
-
-/// eth_call `tx` and return the revert selector (panics if it did not revert).
-async fn revert_selector(p: &DynProvider, tx: TransactionRequest) -> [u8; 4] {
-    let err = p.call(tx).await.expect_err("call should revert");
-    let data = err
-        .as_error_resp()
-        .and_then(|e| e.as_revert_data())
-        .unwrap_or_else(|| panic!("no revert data: {err:?}"));
-    data[..4].try_into().unwrap()
-}
-
-async fn view<C: SolCall>(p: &DynProvider, registry: Address, call: C) -> C::Return {
-    let out = p.call(call_tx(registry, call.abi_encode(), U256::ZERO)).await.unwrap();
-    C::abi_decode_returns(&out).unwrap()
 }
 
 async fn increase_time(p: &DynProvider, seconds: u64) {

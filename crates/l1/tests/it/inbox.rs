@@ -6,19 +6,10 @@ use alloy_primitives::{Address, Bytes, U256};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::{SolCall, SolError, SolEvent};
+use based_anvil::contract::revert_selector;
 use based_contracts::{
     DEPOSIT_UNIT, FORCED_INCLUSION_FEE, Inbox, InboxEvent, MAX_DEPOSIT, MAX_FORCED_TX_SIZE,
 };
-
-/// eth_call `input` to the inbox and return the revert selector (panics if it did not revert).
-async fn revert_selector(p: &alloy_provider::DynProvider, tx: TransactionRequest) -> [u8; 4] {
-    let err = p.call(tx).await.expect_err("call should revert");
-    let data = err
-        .as_error_resp()
-        .and_then(|e| e.as_revert_data())
-        .unwrap_or_else(|| panic!("no revert data: {err:?}"));
-    data[..4].try_into().unwrap()
-}
 
 async fn read_u256(p: &alloy_provider::DynProvider, inbox: Address, input: Vec<u8>) -> U256 {
     let out = p
