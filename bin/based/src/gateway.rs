@@ -4,7 +4,9 @@
 //! `BASED_COMMITTER_KEY` environment variable: never a flag value.
 
 use alloy_primitives::Address;
-use based_gateway::{EverySlot, GatewayConfig, LaunchConfig, Limits};
+use based_gateway::{
+    EverySlot, GatewayConfig, LaunchConfig, Limits, SourceSchedule, spawn_refresher,
+};
 use based_keystore::ecdsa_signer;
 use based_lookahead::SlotClock;
 use clap::Args;
@@ -35,6 +37,14 @@ pub(crate) struct GatewayArgs {
     /// Listen address (JSON-RPC and REST on one port).
     #[arg(long = "http.addr", env = "BASED_GATEWAY_HTTP_ADDR", default_value = "127.0.0.1:8548")]
     http_addr: SocketAddr,
+    /// L1 execution client JSON-RPC URL (read for the preconfer schedule).
+    #[arg(long = "l1.rpc-url", env = "BASED_L1_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    l1_rpc_url: String,
+    /// The L1 preconfer source the Inbox enforces (`Lookahead` or `Whitelist`): the gateway promises
+    /// only for slots whose preconfer's committer is its own. Without it, it promises for every
+    /// slot, which is right only in front of a permissionless Inbox.
+    #[arg(long = "gateway.preconfer-source", env = "BASED_GATEWAY_PRECONFER_SOURCE")]
+    preconfer_source: Option<Address>,
     /// Slasher contract the promises are enforced by (requests naming another are refused).
     #[arg(long = "gateway.slasher", env = "BASED_GATEWAY_SLASHER", default_value_t = Address::ZERO)]
     slasher: Address,
@@ -83,6 +93,29 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
         max_gas_per_slot: args.max_gas_per_slot,
         ..Limits::default()
     };
+    let mut refresher = None;
+    let schedule: Arc<dyn based_gateway::Schedule> = match args.preconfer_source {
+        Some(source) => {
+            let schedule = Arc::new(SourceSchedule::new(source, committer));
+            refresher = Some(
+                spawn_refresher(
+                    schedule.clone(),
+                    args.l1_rpc_url.clone(),
+                    clock,
+                    limits.max_slots_ahead,
+                    std::time::Duration::from_secs(args.seconds_per_slot.max(1)),
+                )
+                .map_err(|e| eyre!(e))?,
+            );
+            schedule
+        }
+        None => {
+            tracing::warn!(
+                "no --gateway.preconfer-source: promising for every slot (permissionless Inbox only)"
+            );
+            Arc::new(EverySlot)
+        }
+    };
     let server = based_gateway::launch(
         LaunchConfig {
             gateway: GatewayConfig {
@@ -100,13 +133,14 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
         },
         key,
         committer,
-        // Posting rights from the lookahead are not wired yet: the gateway promises for every
-        // slot (permissionless posting).
-        Arc::new(EverySlot),
+        schedule,
     )
     .await?;
     tracing::info!(url = %server.url(), %committer, "gateway running");
     tokio::signal::ctrl_c().await?;
     server.stop().await;
+    if let Some(refresher) = refresher {
+        refresher.abort();
+    }
     Ok(())
 }

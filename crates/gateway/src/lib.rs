@@ -36,11 +36,13 @@
 )]
 
 pub mod log;
+pub mod schedule;
 pub mod server;
 pub mod service;
 mod signer;
 
 pub use log::{AppendOutcome, CommitmentLog, LogEntry, LogError, LogStats, Recovered};
+pub use schedule::{SourceSchedule, spawn_refresher};
 pub use server::{GatewayServer, LaunchConfig, NodeAccounts, ServerSettings, launch};
 pub use service::{
     AccountSource, EverySlot, Gateway, GatewayConfig, GatewayError, Limits, Promise, Schedule,
