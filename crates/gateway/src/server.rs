@@ -69,6 +69,15 @@ fn invalid(msg: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(crate::service::codes::INVALID_PARAMS, msg.to_string(), None::<()>)
 }
 
+/// An HTTP client for calls to the L2 node, bounded by [`NODE_TIMEOUT`] so a hung node cannot
+/// hang admission or forwarded reads.
+fn node_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(NODE_TIMEOUT).build().unwrap_or_default()
+}
+
+/// Timeout of one call to the L2 node.
+pub const NODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Forwards a raw JSON-RPC call to the node.
 async fn forward(
     client: &reqwest::Client,
@@ -159,7 +168,7 @@ where
         Ok::<Address, ErrorObjectOwned>(committer)
     })?;
     if let Some(url) = node_url {
-        let client = reqwest::Client::new();
+        let client = node_client();
         let url = Arc::new(url);
         for method in FORWARDED_METHODS {
             let client = client.clone();
@@ -213,30 +222,30 @@ impl GatewayServer {
     }
 
     /// Also runs a task that hands promised transactions to `proposer_url`
-    /// (`eth_sendRawTransaction`), in promise order.
+    /// (`eth_sendRawTransaction`, through the node's [`based_rpc::HttpForwarder`] with its request
+    /// timeout), in promise order.
     pub fn with_poster(
         mut self,
         mut promises: tokio::sync::mpsc::UnboundedReceiver<Promise>,
         proposer_url: String,
-    ) -> Self {
-        let client = reqwest::Client::new();
+    ) -> Result<Self, std::io::Error> {
+        use based_rpc::TxForwarder;
+        let forwarder = based_rpc::HttpForwarder::new(&proposer_url)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.poster = Some(tokio::spawn(async move {
             while let Some(p) = promises.recv().await {
-                let params = serde_json::json!([p.raw]).to_string();
-                if let Err(e) =
-                    forward(&client, &proposer_url, "eth_sendRawTransaction", Some(&params)).await
-                {
+                if let Err(e) = forwarder.forward(p.raw).await {
                     tracing::warn!(
                         target: "gateway",
                         tx = %p.tx_hash,
                         slot = p.slot,
-                        error = %e.message(),
+                        error = %e,
                         "proposer refused a promised transaction"
                     );
                 }
             }
         }));
-        self
+        Ok(self)
     }
 
     /// The bound address.
@@ -405,7 +414,7 @@ pub struct NodeAccounts {
 impl NodeAccounts {
     /// Reads accounts from the node at `url`.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { client: reqwest::Client::new(), url: url.into() }
+        Self { client: node_client(), url: url.into() }
     }
 }
 
@@ -480,7 +489,7 @@ where
     };
     let server = GatewayServer::start(Arc::new(gateway), settings).await?;
     Ok(match cfg.proposer_url {
-        Some(url) => server.with_poster(rx, url),
+        Some(url) => server.with_poster(rx, url)?,
         None => server,
     })
 }

@@ -462,8 +462,11 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         self.promised.lock().map_err(|_| GatewayError::Internal("state lock poisoned".into()))
     }
 
-    /// Checks the request's form (rule 2) and decodes it.
-    fn decode(&self, request: &CommitmentRequest) -> Result<InclusionTx, GatewayError> {
+    /// Checks the request's form (rule 2: type, slasher, canonical payload) and decodes its payload.
+    fn decode_request(
+        &self,
+        request: &CommitmentRequest,
+    ) -> Result<InclusionPayload, GatewayError> {
         if request.commitment_type != INCLUSION_COMMITMENT_TYPE {
             return Err(GatewayError::Invalid(format!(
                 "unknown commitment type {}",
@@ -476,8 +479,13 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
                 request.slasher, self.config.slasher
             )));
         }
-        let payload = InclusionPayload::abi_decode(&request.payload)
-            .map_err(|e| GatewayError::Invalid(format!("payload: {e}")))?;
+        InclusionPayload::abi_decode(&request.payload)
+            .map_err(|e| GatewayError::Invalid(format!("payload: {e}")))
+    }
+
+    /// Checks the payload's transaction (rule 2: size, decoding, signature, not a blob
+    /// transaction, chain id) and decodes it.
+    fn decode_tx(&self, payload: &InclusionPayload) -> Result<InclusionTx, GatewayError> {
         if payload.signed_tx.len() > self.config.limits.max_tx_bytes {
             return Err(GatewayError::Invalid(format!(
                 "transaction of {} bytes > {}",
@@ -518,7 +526,20 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         if let Some(existing) = self.log.get(&request_hash) {
             return Ok(existing);
         }
-        let itx = self.decode(&request)?;
+        let payload = self.decode_request(&request)?;
+        let itx = self.decode_tx(&payload)?;
+        self.admit(&request, request_hash, itx, payload.signed_tx).await
+    }
+
+    /// Rules 3-8 for a request whose form was checked: `itx` is its decoded transaction and `raw`
+    /// the signed transaction bytes.
+    async fn admit(
+        &self,
+        request: &CommitmentRequest,
+        request_hash: B256,
+        itx: InclusionTx,
+        raw: Bytes,
+    ) -> Result<SignedCommitment, GatewayError> {
         self.check_slot(itx.slot)?;
         let (account_nonce, balance) =
             self.accounts.account(itx.sender).await.map_err(GatewayError::State)?;
@@ -559,7 +580,7 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             promised.record(&itx, request_hash);
         }
 
-        let signed = Commitment::for_request(&request)
+        let signed = Commitment::for_request(request)
             .sign(&self.key)
             .map_err(|e| GatewayError::Internal(e.to_string()));
         let outcome = match signed {
@@ -579,9 +600,6 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         match outcome {
             Ok(AppendOutcome::Appended(signed)) => {
                 if let Some(posting) = &self.posting {
-                    let raw = InclusionPayload::abi_decode(&request.payload)
-                        .map(|p| p.signed_tx)
-                        .unwrap_or_default();
                     let _ = posting.send(Promise { slot: itx.slot, tx_hash: itx.tx_hash, raw });
                 }
                 tracing::debug!(
@@ -613,14 +631,20 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         let slot = (current..=last)
             .find(|s| self.schedule.is_preconfer(*s))
             .ok_or(GatewayError::NotPreconfer(current))?;
-        let request = InclusionPayload { slot, signed_tx: raw }.into_request(self.config.slasher);
+        let payload = InclusionPayload { slot, signed_tx: raw };
+        let itx = self.decode_tx(&payload)?;
+        let tx_hash = itx.tx_hash;
         // The same transaction sent again is already promised (maybe for an earlier slot).
-        let itx = self.decode(&request)?;
-        if self.lock()?.by_tx.contains_key(&itx.tx_hash) {
-            return Ok(itx.tx_hash);
+        if self.lock()?.by_tx.contains_key(&tx_hash) {
+            return Ok(tx_hash);
         }
-        self.request(request).await?;
-        Ok(itx.tx_hash)
+        let raw = payload.signed_tx.clone();
+        let request = payload.into_request(self.config.slasher);
+        let request_hash = request.request_hash();
+        if self.log.get(&request_hash).is_none() {
+            self.admit(&request, request_hash, itx, raw).await?;
+        }
+        Ok(tx_hash)
     }
 
     /// `commitmentResult`: the signed commitment for a request hash, or for a transaction hash.
