@@ -46,8 +46,13 @@ pub struct TestNet {
 }
 
 impl TestNet {
-    /// Starts a devnet with 1-second L1 blocks.
+    /// Starts a devnet with 1-second L1 blocks in the chain spec's sequencing mode (opt-in).
     pub async fn start() -> eyre::Result<Self> {
+        Self::start_with(None).await
+    }
+
+    /// Starts a devnet with 1-second L1 blocks in sequencing `mode` (`None`: the chain spec's).
+    pub async fn start_with(mode: Option<based_devnet::SequencingMode>) -> eyre::Result<Self> {
         init_tracing();
         let dir = tempfile::tempdir()?;
         let devnet = Devnet::start(DevnetConfig {
@@ -60,6 +65,7 @@ impl TestNet {
             datadir: dir.path().join("devnet"),
             anvil_output: false,
             poll_interval: Duration::from_millis(100),
+            sequencing: mode,
         })
         .await?;
         Ok(Self { devnet, dir })
@@ -138,12 +144,19 @@ where
     }
 }
 
-/// Waits for the receipt of `hash` on the chain behind `url`.
+/// Waits for the receipt of `hash` in a block of the chain behind `url` (a preconfirmed receipt
+/// from the node's pending block, without a block hash, does not count).
 pub async fn wait_for_receipt(url: &str, hash: B256) -> eyre::Result<TransactionReceipt> {
     let p = provider(url)?;
     wait_for(&format!("receipt of {hash}"), WAIT, || {
         let p = p.clone();
-        async move { Ok(p.get_transaction_receipt(hash).await.ok().flatten()) }
+        async move {
+            Ok(p.get_transaction_receipt(hash)
+                .await
+                .ok()
+                .flatten()
+                .filter(|r| r.block_hash.is_some()))
+        }
     })
     .await
 }
@@ -272,4 +285,77 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `Inbox.propose` with `sidecar` from dev account `key` on the L1 at `l1_url`, with explicit
+/// gas (no estimation, so a proposal that will revert is still sent and mined); returns the receipt.
+pub async fn propose_blob(
+    l1_url: &str,
+    inbox: Address,
+    key: usize,
+    sidecar: alloy_eips::eip4844::BlobTransactionSidecar,
+) -> eyre::Result<TransactionReceipt> {
+    use alloy_network::TransactionBuilder4844;
+    use alloy_sol_types::SolCall;
+    let l1 = wallet_provider(l1_url, key)?;
+    let fee = l1.get_gas_price().await?.saturating_mul(2).saturating_add(1_000_000_000);
+    let mut tx = TransactionRequest::default()
+        .with_to(inbox)
+        .with_input(Bytes::from(based_contracts::Inbox::proposeCall {}.abi_encode()))
+        .with_blob_sidecar_4844(sidecar)
+        .with_gas_limit(300_000)
+        .with_max_fee_per_gas(fee)
+        .with_max_priority_fee_per_gas(1_000_000_000);
+    tx.max_fee_per_blob_gas = Some(l1.get_blob_base_fee().await?.saturating_mul(2).max(1));
+    tx.populate_blob_hashes();
+    Ok(l1.send_transaction(tx).await?.get_receipt().await?)
+}
+
+/// A valid one-block batch for the devnet L2 with no transactions, anchored to the L1 head (a
+/// stranger's proposal that derives an L2 block: forced transactions due are included with it).
+pub async fn empty_batch_sidecar(
+    l1_url: &str,
+) -> eyre::Result<alloy_eips::eip4844::BlobTransactionSidecar> {
+    use based_primitives::{Batch, BlockManifest, L1Anchor};
+    let l1 = provider(l1_url)?;
+    let head = l1
+        .get_block_by_number(alloy_eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or_else(|| eyre::eyre!("no L1 head"))?;
+    let batch = Batch {
+        chain_id: based_chainspec::DEVNET_CHAIN_ID,
+        manifests: vec![BlockManifest {
+            timestamp: head.header.timestamp,
+            fee_recipient: Address::ZERO,
+            gas_limit: 30_000_000,
+            anchor: L1Anchor { number: head.header.number, hash: head.header.hash },
+            transactions: vec![],
+        }],
+    };
+    Ok(based_blob::encode_batch(&batch).map_err(|e| eyre::eyre!("{e}"))?.sidecar)
+}
+
+/// `preconferAt(slot)`'s committer on the preconfer source `source` (zero: open to anyone), at the
+/// latest L1 block.
+pub async fn preconfer_committer(
+    l1_url: &str,
+    source: Address,
+    slot: u64,
+) -> eyre::Result<Address> {
+    preconfer_committer_at(l1_url, source, slot, alloy_eips::BlockNumberOrTag::Latest).await
+}
+
+/// [`preconfer_committer`] at L1 block `block`.
+pub async fn preconfer_committer_at(
+    l1_url: &str,
+    source: Address,
+    slot: u64,
+    block: alloy_eips::BlockNumberOrTag,
+) -> eyre::Result<Address> {
+    use alloy_sol_types::SolCall;
+    let call = based_contracts::Lookahead::preconferAtCall { slot: U256::from(slot) };
+    let tx =
+        TransactionRequest::default().with_to(source).with_input(Bytes::from(call.abi_encode()));
+    let out = provider(l1_url)?.call(tx).block(block.into()).await?;
+    Ok(based_contracts::Lookahead::preconferAtCall::abi_decode_returns(&out)?.committer)
 }

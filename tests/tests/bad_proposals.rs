@@ -34,7 +34,10 @@ fn sidecar(blobs: Vec<based_blob::Blob>) -> eyre::Result<BlobTransactionSidecar>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_proposals_are_skipped() -> eyre::Result<()> {
-    let net = TestNet::start().await?;
+    // Permissionless: a stranger's proposals must land whatever the slot (opt-in mode is covered by
+    // opt_in_sequencing.rs and escape_hatch.rs).
+    let net = TestNet::start_with(Some(based_tests::based_devnet::SequencingMode::Permissionless))
+        .await?;
     let l2 = net.l2_url();
 
     // 1. Random bytes (canonical field elements, but not a payload).

@@ -64,6 +64,11 @@ struct ProposerArgs {
     /// Maximum blobs per proposal.
     #[arg(long = "proposer.max-blobs", env = "BASED_PROPOSER_MAX_BLOBS", default_value_t = 6)]
     max_blobs: usize,
+    /// L1 beacon node API URLs (proposer duties), comma-separated or repeated. With an Inbox in
+    /// opt-in mode, the proposer posts the next epoch's lookahead when its key is an opted-in
+    /// validator's committer.
+    #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL", value_delimiter = ',')]
+    beacon_urls: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +97,19 @@ struct DevnetArgs {
     /// Show anvil's output.
     #[arg(long = "l1.show-output", default_value_t = false)]
     anvil_output: bool,
+    /// Sequencing mode, overriding the devnet chain spec's (`opt-in`): `permissionless`,
+    /// `whitelist` (the gateway's committer as the only operator) or `opt-in`.
+    #[arg(long = "sequencing.mode", env = "BASED_DEVNET_SEQUENCING_MODE", value_parser = parse_mode)]
+    sequencing_mode: Option<based_devnet::SequencingMode>,
+}
+
+fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
+    match s {
+        "permissionless" => Ok(based_devnet::SequencingMode::Permissionless),
+        "whitelist" => Ok(based_devnet::SequencingMode::Whitelist),
+        "opt-in" => Ok(based_devnet::SequencingMode::OptIn),
+        other => Err(format!("unknown mode {other:?}: permissionless, whitelist or opt-in")),
+    }
 }
 
 pub(crate) fn load_chain(chain: &str) -> eyre::Result<Arc<ChainSpec>> {
@@ -154,6 +172,7 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
         rpc_addr: args.http_addr,
         pool_capacity: 10_000,
         max_blobs: args.max_blobs,
+        beacon_urls: args.beacon_urls,
     })
     .await?;
     tokio::signal::ctrl_c().await?;
@@ -172,6 +191,7 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         datadir: args.datadir,
         anvil_output: args.anvil_output,
         poll_interval: Duration::from_millis(250),
+        sequencing: args.sequencing_mode,
     })
     .await?;
     #[allow(clippy::print_stdout)]

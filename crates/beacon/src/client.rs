@@ -257,6 +257,45 @@ impl BeaconClient {
         Err(BeaconError::NotLocated { number: block.number, hash: block.hash, from_slot: from })
     }
 
+    /// The proposer duties of `epoch` (`GET /eth/v1/validator/duties/proposer/{epoch}`) from the
+    /// first beacon node that answers. Consensus clients serve the current and the next epoch
+    /// (since Fulu the next one is fixed, EIP-7917). Duties without a 48-byte key are refused as
+    /// malformed.
+    pub async fn proposer_duties(
+        &self,
+        epoch: u64,
+    ) -> Result<Vec<crate::types::ProposerDuty>, BeaconError> {
+        let path = format!("eth/v1/validator/duties/proposer/{epoch}");
+        let mut last = BeaconError::NoSources;
+        for base in &self.inner.beacons {
+            match self
+                .get_json::<Envelope<Vec<crate::types::ProposerDuty>>>(
+                    base,
+                    &path,
+                    &[],
+                    MAX_SMALL_RESPONSE_BYTES,
+                )
+                .await
+            {
+                Ok(found) => {
+                    if let Some(bad) = found.data.iter().find(|d| d.pubkey.len() != 48) {
+                        last = BeaconError::Malformed {
+                            url: base.to_string(),
+                            reason: format!("duty of slot {} has a bad pubkey", bad.slot),
+                        };
+                        continue;
+                    }
+                    return Ok(found.data);
+                }
+                Err(e) => {
+                    debug!(target: TARGET, %base, epoch, error = %e, "no proposer duties from source");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
     /// The head slot of one beacon node (`GET /eth/v1/beacon/headers/head`).
     pub async fn head_slot(&self, base: &Url) -> Result<u64, BeaconError> {
         let head: Envelope<HeaderData> = self

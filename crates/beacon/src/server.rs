@@ -311,12 +311,18 @@ impl Drop for DevBeacon {
     }
 }
 
-/// The BLS public key of devnet validator `index` derived from `seed` (see the module docs).
-pub fn validator_pubkey(seed: B256, index: u64) -> Option<[u8; 48]> {
+/// The input key material of devnet validator `index`: `sha256(seed || index as u64 LE)`; its
+/// secret key is EIP-2333 `KeyGen(ikm)` with empty key info (devnet-only keys: public).
+pub fn validator_ikm(seed: B256, index: u64) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(seed);
     hasher.update(index.to_le_bytes());
-    let ikm: [u8; 32] = hasher.finalize().into();
+    hasher.finalize().into()
+}
+
+/// The BLS public key of devnet validator `index` derived from `seed` (see the module docs).
+pub fn validator_pubkey(seed: B256, index: u64) -> Option<[u8; 48]> {
+    let ikm = validator_ikm(seed, index);
     let sk = blst::min_pk::SecretKey::key_gen(&ikm, &[]).ok()?;
     Some(sk.sk_to_pk().compress())
 }

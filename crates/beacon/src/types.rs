@@ -125,3 +125,16 @@ pub struct SidecarData {
     /// KZG proof (48 bytes).
     pub kzg_proof: Bytes,
 }
+
+/// One entry of `GET /eth/v1/validator/duties/proposer/{epoch}` → `data[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProposerDuty {
+    /// The proposer's BLS public key (48-byte compressed).
+    pub pubkey: Bytes,
+    /// The proposer's validator index.
+    #[serde(with = "quoted_u64")]
+    pub validator_index: u64,
+    /// The slot.
+    #[serde(with = "quoted_u64")]
+    pub slot: u64,
+}

@@ -31,7 +31,10 @@ use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, B256, BlockNumber, Bytes, U256, address, keccak256};
 use alloy_trie::{HashBuilder, Nibbles, TrieAccount};
 
+pub mod sequencing;
+
 pub use alloy_genesis;
+pub use sequencing::{DevnetValidators, Fallback, Sequencing, SequencingError, SequencingMode};
 
 /// The embedded devnet genesis (`chain-specs/devnet.json`).
 pub const DEVNET_GENESIS_JSON: &str = include_str!("../../../chain-specs/devnet.json");
@@ -75,6 +78,21 @@ pub enum ChainSpecError {
     /// silently keep only the last entry.
     #[error("genesis alloc lists account {0} more than once")]
     DuplicateAlloc(Address),
+    /// The `config.based` section is malformed (unknown key, wrong type).
+    #[error("config.based: {0}")]
+    BasedSection(serde_json::Error),
+    /// The `config.based.sequencing` section breaks a rule.
+    #[error(transparent)]
+    Sequencing(#[from] SequencingError),
+}
+
+/// The chain spec's own section, `config.based` (everything that is not geth genesis).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BasedSection {
+    /// Posting rights (absent: permissionless).
+    #[serde(default)]
+    sequencing: Option<Sequencing>,
 }
 
 /// Fails if the genesis JSON's `alloc` object names one address twice. JSON objects keep only the
@@ -136,6 +154,7 @@ pub struct ChainSpec {
     genesis: Genesis,
     genesis_header: Header,
     genesis_hash: B256,
+    sequencing: Sequencing,
 }
 
 impl ChainSpec {
@@ -195,9 +214,15 @@ impl ChainSpec {
                 return Err(ChainSpecError::ForkNotAtGenesis(name));
             }
         }
+        let based: BasedSection = match c.extra_fields.get("based") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(ChainSpecError::BasedSection)?,
+            None => BasedSection::default(),
+        };
+        let sequencing = based.sequencing.unwrap_or_default();
+        sequencing.validate()?;
         let genesis_header = genesis_header(&genesis);
         let genesis_hash = genesis_header.hash_slow();
-        Ok(Self { genesis, genesis_header, genesis_hash })
+        Ok(Self { genesis, genesis_header, genesis_hash, sequencing })
     }
 
     /// The L2 chain id.
@@ -228,6 +253,18 @@ impl ChainSpec {
     /// Hash of the genesis header.
     pub fn genesis_hash(&self) -> B256 {
         self.genesis_hash
+    }
+
+    /// Who may post batches (`config.based.sequencing`; permissionless if absent).
+    pub fn sequencing(&self) -> &Sequencing {
+        &self.sequencing
+    }
+
+    /// This spec with another sequencing section (validated), e.g. a devnet run in another mode.
+    pub fn with_sequencing(mut self, sequencing: Sequencing) -> Result<Self, ChainSpecError> {
+        sequencing.validate()?;
+        self.sequencing = sequencing;
+        Ok(self)
     }
 }
 
@@ -393,6 +430,38 @@ mod tests {
         assert_eq!(h.excess_blob_gas, Some(0));
         assert_eq!(h.parent_beacon_block_root, Some(B256::ZERO));
         assert_eq!(spec.genesis_hash(), h.hash_slow());
+    }
+
+    #[test]
+    fn devnet_runs_opt_in_and_bad_sections_are_refused() {
+        let spec = ChainSpec::devnet().unwrap();
+        let seq = spec.sequencing();
+        assert_eq!(seq.mode, SequencingMode::OptIn);
+        let v = seq.devnet_validators.as_ref().unwrap();
+        assert!(!v.opted_in.is_empty() && v.opted_in.len() < v.registered.len());
+
+        let with = |based: &str| {
+            let json = DEVNET_GENESIS_JSON.replacen(
+                "\"based\": {",
+                &format!("\"based\": {based}, \"unused\": {{"),
+                1,
+            );
+            ChainSpec::from_json(&json)
+        };
+        // Unknown key in the section, a rule broken, an unknown mode.
+        assert!(matches!(with("{\"sequencin\": {}}"), Err(ChainSpecError::BasedSection(_))));
+        assert!(matches!(
+            with("{\"sequencing\": {\"mode\": \"opt-in\", \"slotsPerEpoch\": 0}}"),
+            Err(ChainSpecError::Sequencing(SequencingError::SlotsPerEpoch(0)))
+        ));
+        assert!(matches!(
+            with("{\"sequencing\": {\"mode\": \"sequencer\"}}"),
+            Err(ChainSpecError::BasedSection(_))
+        ));
+        // Without the section: permissionless, same genesis hash (the section is not genesis).
+        let plain = with("{}").unwrap();
+        assert_eq!(plain.sequencing().mode, SequencingMode::Permissionless);
+        assert_eq!(plain.genesis_hash(), spec.genesis_hash());
     }
 
     #[test]

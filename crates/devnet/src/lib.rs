@@ -1,6 +1,13 @@
 //! The local devnet: an anvil L1, a beacon API service in front of it ([`DevBeacon`], devnet-only:
-//! one L1 block per slot, real consensus-client semantics), the `Inbox` contract, a proposer and a
-//! based node, started and stopped together. `based devnet` runs it for people; the end-to-end tests run it on free ports.
+//! one L1 block per slot, real consensus-client semantics), the posting-rights contracts of the
+//! chain spec's sequencing mode (`Registry` + `Lookahead` in opt-in mode, with some devnet
+//! validators opted in and some not; see [`sequencing`]), the `Inbox`, a proposer, a based node
+//! and a preconfirmation gateway, started and stopped together. `based devnet` runs it for
+//! people; the end-to-end tests run it on free ports.
+//!
+//! In a restricted mode the gateway's committer is the opted-in validators' committer: the gateway
+//! promises only in its slots, and the proposer signs with its key, posts each next epoch's
+//! lookahead from the beacon duties and proposes only in its own slots or open ones.
 //!
 //! Invariants:
 //! - Every process and task the devnet starts is stopped by [`Devnet::stop`] (and the anvil
@@ -20,8 +27,12 @@ use based_node::{NodeConfig, NodeHandle};
 use based_proposer::{ProposerConfig, ProposerHandle};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+pub mod sequencing;
+
 pub use based_anvil::DEV_KEYS;
 pub use based_beacon;
+pub use based_chainspec::SequencingMode;
+pub use sequencing::{SEQUENCING_KEY, SequencingContracts};
 
 /// Index in [`DEV_KEYS`] of the account that deploys the Inbox.
 pub const DEPLOYER_KEY: usize = 0;
@@ -80,6 +91,9 @@ pub struct DevnetConfig {
     pub anvil_output: bool,
     /// L1 poll interval of the node and the proposer.
     pub poll_interval: Duration,
+    /// Run another sequencing mode than the chain spec's (a whitelist mode gets the committer as
+    /// its only operator).
+    pub sequencing: Option<SequencingMode>,
 }
 
 impl Default for DevnetConfig {
@@ -94,6 +108,7 @@ impl Default for DevnetConfig {
             datadir: PathBuf::from(".devnet"),
             anvil_output: false,
             poll_interval: Duration::from_millis(250),
+            sequencing: None,
         }
     }
 }
@@ -117,6 +132,12 @@ pub struct Devnet {
     pub gateway: GatewayServer,
     /// The gateway's committer address (the key that signs promises).
     pub committer: Address,
+    /// The posting-rights contracts.
+    pub sequencing: SequencingContracts,
+    /// The L1 slot clock (the beacon service's and the contracts').
+    pub clock: based_lookahead::SlotClock,
+    /// Background tasks (schedule refresher, lookahead poster), aborted by [`Devnet::stop`].
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The devnet gateway's committer key: `keccak256("based devnet committer")` (devnet-only; it
@@ -126,14 +147,25 @@ pub fn devnet_committer() -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&secret).unwrap_or_else(|_| PrivateKeySigner::random())
 }
 
-/// Deploys the Inbox from `signer`; returns its address and the deployment block number.
+/// Deploys a permissionless Inbox from `signer`; returns its address and the deployment block.
 pub async fn deploy_inbox(
     l1_url: &str,
     signer: PrivateKeySigner,
 ) -> Result<(Address, u64), DevnetError> {
+    deploy_inbox_with(l1_url, signer, &based_contracts::InboxConfig::default()).await
+}
+
+/// Deploys an Inbox with posting rights `config` from `signer`; returns its address and the
+/// deployment block number.
+pub async fn deploy_inbox_with(
+    l1_url: &str,
+    signer: PrivateKeySigner,
+    config: &based_contracts::InboxConfig,
+) -> Result<(Address, u64), DevnetError> {
     let url = l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?;
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
-    let tx = TransactionRequest::default().with_deploy_code(based_contracts::inbox_creation_code());
+    let tx = TransactionRequest::default()
+        .with_deploy_code(based_contracts::inbox_creation_code_with(config));
     let receipt = provider
         .send_transaction(tx)
         .await
@@ -149,9 +181,52 @@ pub async fn deploy_inbox(
     Ok((address, receipt.block_number.unwrap_or_default()))
 }
 
+/// Waits until the committer is the preconfer of a slot in the next two epochs (opt-in: the
+/// validators' opt-in took effect and the first lookahead is posted), so the gateway can promise as
+/// soon as the devnet is announced.
+async fn wait_for_first_slot(
+    schedule: &dyn based_gateway::Schedule,
+    clock: &based_lookahead::SlotClock,
+    slots_per_epoch: u64,
+) -> Result<(), DevnetError> {
+    tracing::info!(target: "devnet", "waiting for the opted-in validators' first slots (opt-in delay, first lookahead)");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let now = based_gateway::service::unix_now();
+        let current = clock.slot_at(now);
+        let window = current..current.saturating_add(slots_per_epoch.saturating_mul(2));
+        if let Some(slot) = window.into_iter().find(|s| schedule.is_preconfer(*s)) {
+            tracing::info!(target: "devnet", slot, "the committer has preconfer slots");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(DevnetError::Gateway(
+                "no preconfer slot for the committer after 180 s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl Devnet {
     /// Starts anvil, deploys the Inbox, starts the proposer and the node.
     pub async fn start(cfg: DevnetConfig) -> Result<Self, DevnetError> {
+        let mut chain = based_chainspec::ChainSpec::load("devnet")
+            .map_err(|e| DevnetError::Config(e.to_string()))?;
+        let key = devnet_committer();
+        let committer = key.address();
+        if let Some(mode) = cfg.sequencing {
+            let mut seq = chain.sequencing().clone();
+            seq.mode = mode;
+            if seq.whitelist.is_empty() {
+                seq.whitelist = vec![committer];
+            }
+            chain = chain.with_sequencing(seq).map_err(|e| DevnetError::Config(e.to_string()))?;
+        }
+        let chain = Arc::new(chain);
+        let seq = chain.sequencing().clone();
+        let chain_id = chain.chain_id();
+
         let anvil = Anvil::spawn(&AnvilOptions {
             port: cfg.l1_port,
             block_time: Some(cfg.block_time),
@@ -159,27 +234,52 @@ impl Devnet {
             ..AnvilOptions::default()
         })?;
         let l1_url = anvil.endpoint();
+        let beacon_defaults = DevBeaconConfig::default();
+        let validator_seed = beacon_defaults.validator_seed;
         let beacon = DevBeacon::start(
             DevBeaconConfig {
                 addr: SocketAddr::from(([127, 0, 0, 1], cfg.beacon_port)),
                 seconds_per_slot: cfg.block_time.max(1),
-                ..DevBeaconConfig::default()
+                slots_per_epoch: seq.slots_per_epoch,
+                validator_count: seq
+                    .devnet_validators
+                    .as_ref()
+                    .map_or(beacon_defaults.validator_count, |v| v.count),
+                ..beacon_defaults
             },
             l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?,
         )
         .await?;
+        let clock = based_lookahead::SlotClock::new(
+            beacon.genesis_time(),
+            cfg.block_time.max(1),
+            seq.slots_per_epoch,
+        )
+        .map_err(|e| DevnetError::Config(e.to_string()))?;
+
+        let contracts =
+            sequencing::deploy(&l1_url, &seq, &clock, validator_seed, committer).await?;
         let deployer =
             dev_signer(DEPLOYER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?;
-        let (inbox, inbox_block) = deploy_inbox(&l1_url, deployer).await?;
-        tracing::info!(target: "devnet", %inbox, inbox_block, "Inbox deployed");
+        let (inbox, inbox_block) = deploy_inbox_with(
+            &l1_url,
+            deployer,
+            &based_contracts::InboxConfig {
+                preconfer_source: contracts.preconfer_source(),
+                forced_inclusion_window: based_derive::config::FORCED_INCLUSION_WINDOW,
+                forced_escape_window: seq.forced_escape_window,
+                max_proposal_gap: seq.max_proposal_gap,
+            },
+        )
+        .await?;
+        tracing::info!(target: "devnet", %inbox, inbox_block, mode = ?seq.mode, "Inbox deployed");
 
-        let chain = Arc::new(
-            based_chainspec::ChainSpec::load("devnet")
-                .map_err(|e| DevnetError::Config(e.to_string()))?,
-        );
-        let chain_id = chain.chain_id();
-        let proposer_signer =
-            dev_signer(PROPOSER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?;
+        // In a restricted mode the committer posts (its slots and open ones); else dev key 9.
+        let proposer_signer = if seq.is_restricted() {
+            key.clone()
+        } else {
+            dev_signer(PROPOSER_KEY).ok_or_else(|| DevnetError::Config("dev key".into()))?
+        };
 
         if cfg.datadir.exists() {
             std::fs::remove_dir_all(&cfg.datadir).map_err(|e| {
@@ -204,7 +304,7 @@ impl Devnet {
         .map_err(|e| DevnetError::Node(e.to_string()))?;
 
         let proposer = based_proposer::spawn(ProposerConfig {
-            l1_rpc_url: l1_url,
+            l1_rpc_url: l1_url.clone(),
             l2_rpc_url: Some(node.rpc_url()),
             inbox,
             signer: proposer_signer.clone(),
@@ -215,17 +315,36 @@ impl Devnet {
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], cfg.proposer_port)),
             pool_capacity: 10_000,
             max_blobs: 6,
+            beacon_urls: vec![beacon.url()],
         })
         .await
         .map_err(|e| DevnetError::Proposer(e.to_string()))?;
         node.set_forwarder(&format!("http://{}", proposer.rpc_addr()))
             .map_err(|e| DevnetError::Node(e.to_string()))?;
 
-        let clock =
-            based_lookahead::SlotClock::new(beacon.genesis_time(), cfg.block_time.max(1), 32)
-                .map_err(|e| DevnetError::Config(e.to_string()))?;
-        let key = devnet_committer();
-        let committer = key.address();
+        let mut tasks = Vec::new();
+        let schedule: Arc<dyn based_gateway::Schedule> = match contracts.preconfer_source() {
+            Some(source) => {
+                let schedule = Arc::new(based_gateway::SourceSchedule::new(source, committer));
+                // Two epochs ahead: the posted lookahead of the next epoch is seen at once.
+                let window = seq.slots_per_epoch.saturating_mul(2);
+                tasks.push(
+                    based_gateway::spawn_refresher(
+                        schedule.clone(),
+                        l1_url.clone(),
+                        clock,
+                        window,
+                        Duration::from_millis(500).min(Duration::from_secs(cfg.block_time.max(1))),
+                    )
+                    .map_err(DevnetError::Gateway)?,
+                );
+                schedule
+            }
+            None => Arc::new(based_gateway::EverySlot),
+        };
+        if seq.is_restricted() {
+            wait_for_first_slot(schedule.as_ref(), &clock, seq.slots_per_epoch).await?;
+        }
         let gateway = based_gateway::launch(
             based_gateway::LaunchConfig {
                 gateway: based_gateway::GatewayConfig {
@@ -243,16 +362,31 @@ impl Devnet {
             },
             key,
             committer,
-            Arc::new(based_gateway::EverySlot),
+            schedule,
         )
         .await
         .map_err(|e| DevnetError::Gateway(e.to_string()))?;
 
-        Ok(Self { anvil, beacon, inbox, inbox_block, proposer, node, gateway, committer })
+        Ok(Self {
+            anvil,
+            beacon,
+            inbox,
+            inbox_block,
+            proposer,
+            node,
+            gateway,
+            committer,
+            sequencing: contracts,
+            clock,
+            tasks,
+        })
     }
 
     /// Stops the gateway, the node, the proposer, the beacon API service and anvil.
     pub async fn stop(mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
         self.gateway.stop().await;
         self.node.stop().await;
         self.proposer.stop().await;
@@ -267,6 +401,18 @@ impl Devnet {
         out.push_str(&format!("  L1 RPC (anvil, chain id 31337): {}\n", self.anvil.endpoint()));
         out.push_str(&format!("  L1 beacon API (devnet-only):    {}\n", self.beacon.url()));
         out.push_str(&format!("  L1 Inbox:                       {}\n", self.inbox));
+        out.push_str(&format!("  Sequencing mode:                {:?}\n", self.sequencing.mode));
+        if let Some(registry) = self.sequencing.registry {
+            out.push_str(&format!("  L1 Registry (validator opt-in): {registry}\n"));
+        }
+        if let Some(lookahead) = self.sequencing.lookahead {
+            out.push_str(&format!(
+                "  L1 Lookahead:                   {lookahead}  (see based_lookahead on the L2 RPC)\n"
+            ));
+        }
+        if let Some(whitelist) = self.sequencing.whitelist {
+            out.push_str(&format!("  L1 Whitelist:                   {whitelist}\n"));
+        }
         out.push_str(&format!("  L2 RPC (based node):            {}\n", self.node.rpc_url()));
         out.push_str(&format!(
             "  Proposer RPC:                   http://{}\n",
@@ -277,7 +423,11 @@ impl Devnet {
             self.gateway.url(),
             self.committer
         ));
-        out.push_str("\nFunded dev accounts (L1 and L2; account 9 pays for proposals):\n");
+        out.push_str(if self.sequencing.preconfer_source().is_some() {
+            "\nFunded dev accounts (L1 and L2; the committer pays for proposals and lookahead posts, account 8 owns the devnet validators' registrations):\n"
+        } else {
+            "\nFunded dev accounts (L1 and L2; account 9 pays for proposals):\n"
+        });
         for (i, key) in DEV_KEYS.iter().enumerate() {
             let addr = dev_signer(i).map(|s| s.address()).unwrap_or_default();
             out.push_str(&format!("  ({i}) {addr}  {key}\n"));

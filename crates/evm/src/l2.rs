@@ -34,6 +34,7 @@ use revm::{
     context_interface::block::BlobExcessGasAndPrice,
     database::{State, states::bundle_state::BundleRetention},
     database_interface::{DBErrorMarker, DatabaseCommitExt, WrapDatabaseRef},
+    inspector::NoOpInspector,
     primitives::hardfork::SpecId,
 };
 
@@ -288,139 +289,274 @@ where
             input.transactions.len()
         )));
     }
-    let parent = &input.parent;
-    let number = parent
-        .number
-        .checked_add(1)
-        .ok_or_else(|| ExecError::Input("block number overflow".into()))?;
-    if input.timestamp <= parent.timestamp {
-        return Err(ExecError::Input(format!(
-            "timestamp {} not above parent timestamp {}",
-            input.timestamp, parent.timestamp
-        )));
-    }
-    let (lo, hi) = gas_limit_bounds();
-    if input.gas_limit < lo || input.gas_limit > hi {
-        return Err(ExecError::Input(format!(
-            "gas limit {} outside [{lo}, {hi}]",
-            input.gas_limit
-        )));
-    }
-    if input.deposits.len() > L2_BLOCK_MAX_DEPOSITS {
-        return Err(ExecError::Input(format!(
-            "{} deposits > {L2_BLOCK_MAX_DEPOSITS}",
-            input.deposits.len()
-        )));
-    }
-    let base_fee =
-        parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(INITIAL_BASE_FEE);
-    let withdrawals: Vec<Withdrawal> = input.deposits.iter().map(Deposit::to_withdrawal).collect();
-
-    let mut header = Header {
-        parent_hash: parent.hash(),
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: input.fee_recipient,
-        state_root: B256::ZERO,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Bloom::ZERO,
-        difficulty: U256::ZERO,
-        number,
-        gas_limit: input.gas_limit,
-        gas_used: 0,
-        timestamp: input.timestamp,
-        extra_data: Bytes::new(),
-        mix_hash: l2_prevrandao(&input.anchor, number),
-        nonce: Default::default(),
-        base_fee_per_gas: Some(base_fee),
-        withdrawals_root: Some(calculate_withdrawals_root(&withdrawals)),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(input.anchor.hash),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
-        slot_number: None,
-    };
-
-    let state: StateOf<DB> = State::builder().with_database_ref(db).with_bundle_update().build();
-    let mut evm =
-        EthEvmFactory::default().create_evm(state, evm_env(SpecId::PRAGUE, chain_id, &header));
-
-    // 1. Deposits: plain balance increments before anything else. `increment_balances` reads every
-    // account before it writes any, so a repeated address must be summed first (protocol §5.2).
-    evm.db_mut().increment_balances(deposit_credits(&input.deposits)).map_err(db_err)?;
-
-    // 2. L1 anchor system call.
-    let res = evm
-        .transact_system_call(SYSTEM_ADDRESS, L1_ANCHOR_ADDRESS, anchor_calldata(&input.anchor))
-        .map_err(|e| ExecError::SystemCall(format!("anchor: {e}")))?;
-    if !res.result.is_success() {
-        return Err(ExecError::SystemCall(format!("anchor call failed: {:?}", res.result)));
-    }
-    evm.db_mut().commit(res.state);
-
-    // 3. EIP-2935 (parent hash) and EIP-4788 (beacon root := anchor hash) system calls.
-    let mut system = SystemCaller::new(ForkSpec::new(SpecId::PRAGUE, None));
-    system
-        .apply_blockhashes_contract_call(parent.hash(), &mut evm)
-        .map_err(|e| ExecError::SystemCall(e.to_string()))?;
-    system
-        .apply_beacon_root_contract_call(Some(input.anchor.hash), &mut evm)
-        .map_err(|e| ExecError::SystemCall(e.to_string()))?;
-
-    // 4. Transactions; invalid ones are skipped.
-    let mut transactions = Vec::with_capacity(input.transactions.len());
-    let mut senders = Vec::with_capacity(input.transactions.len());
-    let mut receipts = Vec::with_capacity(input.transactions.len());
+    let mut executor = L2BlockExecutor::new(chain_id, db, input)?;
     let mut skipped = Vec::new();
-    let mut cumulative_gas_used = 0u64;
     for (index, (raw, recovered)) in input.transactions.iter().zip(recovered).enumerate() {
-        let skip = |reason: SkipReason| SkippedTx { index, hash: keccak256(raw), reason };
+        if let TxOutcome::Skipped(reason) = executor.execute(recovered)? {
+            skipped.push(SkippedTx { index, hash: keccak256(raw), reason });
+        }
+    }
+    Ok(executor.finish(skipped))
+}
+
+/// The EVM an [`L2BlockExecutor`] runs.
+type L2Evm<DB> = <EthEvmFactory as EvmFactory>::Evm<StateOf<DB>, NoOpInspector>;
+
+/// What happened to one transaction offered to an [`L2BlockExecutor`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Included at `index` in the block (its receipt is [`L2BlockExecutor::receipts`]`[index]`);
+    /// `gas_used` after refunds. Included also when its execution reverted or halted (status 0).
+    Included {
+        /// Position in the block's included transactions.
+        index: usize,
+        /// Gas the transaction used.
+        gas_used: u64,
+    },
+    /// Invalid at this position (protocol §5.4): not in the block, no state change, no gas.
+    Skipped(SkipReason),
+}
+
+/// Executes one L2 block a transaction at a time: the single implementation of protocol §5.2
+/// behind [`execute_l2_block`], also used to keep a node's preconfirmed (pending) block.
+///
+/// [`Self::new`] checks the block input (§5.6) and runs everything before the transactions
+/// (deposits, the anchor, EIP-2935 and EIP-4788 system calls); [`Self::execute`] applies the skip
+/// rules (§5.4) to one transaction and, if it is valid, executes and commits it;
+/// [`Self::finish`] assembles the block. Execution is deterministic: the same input gives the
+/// same block whether its transactions are offered at once or one by one.
+pub struct L2BlockExecutor<DB>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: DBErrorMarker,
+{
+    chain_id: u64,
+    evm: L2Evm<DB>,
+    header: Header,
+    withdrawals: Vec<Withdrawal>,
+    transactions: Vec<TxEnvelope>,
+    senders: Vec<Address>,
+    receipts: Vec<ReceiptEnvelope>,
+    cumulative_gas_used: u64,
+}
+
+impl<DB> Debug for L2BlockExecutor<DB>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: DBErrorMarker,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L2BlockExecutor")
+            .field("number", &self.header.number)
+            .field("transactions", &self.transactions.len())
+            .field("gas_used", &self.cumulative_gas_used)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB> L2BlockExecutor<DB>
+where
+    DB: DatabaseRef + Debug,
+    DB::Error: DBErrorMarker,
+{
+    /// Starts block `input.parent.number + 1` on `db` (the parent state): checks the input and
+    /// runs the pre-transaction steps. `input.transactions` is ignored (offer them to
+    /// [`Self::execute`]).
+    pub fn new(chain_id: u64, db: DB, input: &BlockInput) -> Result<Self, ExecError> {
+        let parent = &input.parent;
+        let number = parent
+            .number
+            .checked_add(1)
+            .ok_or_else(|| ExecError::Input("block number overflow".into()))?;
+        if input.timestamp <= parent.timestamp {
+            return Err(ExecError::Input(format!(
+                "timestamp {} not above parent timestamp {}",
+                input.timestamp, parent.timestamp
+            )));
+        }
+        let (lo, hi) = gas_limit_bounds();
+        if input.gas_limit < lo || input.gas_limit > hi {
+            return Err(ExecError::Input(format!(
+                "gas limit {} outside [{lo}, {hi}]",
+                input.gas_limit
+            )));
+        }
+        if input.deposits.len() > L2_BLOCK_MAX_DEPOSITS {
+            return Err(ExecError::Input(format!(
+                "{} deposits > {L2_BLOCK_MAX_DEPOSITS}",
+                input.deposits.len()
+            )));
+        }
+        let base_fee =
+            parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(INITIAL_BASE_FEE);
+        let withdrawals: Vec<Withdrawal> =
+            input.deposits.iter().map(Deposit::to_withdrawal).collect();
+
+        let header = Header {
+            parent_hash: parent.hash(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: input.fee_recipient,
+            state_root: B256::ZERO,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            logs_bloom: Bloom::ZERO,
+            difficulty: U256::ZERO,
+            number,
+            gas_limit: input.gas_limit,
+            gas_used: 0,
+            timestamp: input.timestamp,
+            extra_data: Bytes::new(),
+            mix_hash: l2_prevrandao(&input.anchor, number),
+            nonce: Default::default(),
+            base_fee_per_gas: Some(base_fee),
+            withdrawals_root: Some(calculate_withdrawals_root(&withdrawals)),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(input.anchor.hash),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            block_access_list_hash: None,
+            slot_number: None,
+        };
+
+        let state: StateOf<DB> =
+            State::builder().with_database_ref(db).with_bundle_update().build();
+        let mut evm =
+            EthEvmFactory::default().create_evm(state, evm_env(SpecId::PRAGUE, chain_id, &header));
+
+        // 1. Deposits: plain balance increments before anything else. `increment_balances` reads
+        // every account before it writes any, so a repeated address must be summed first (§5.2).
+        evm.db_mut().increment_balances(deposit_credits(&input.deposits)).map_err(db_err)?;
+
+        // 2. L1 anchor system call.
+        let res = evm
+            .transact_system_call(SYSTEM_ADDRESS, L1_ANCHOR_ADDRESS, anchor_calldata(&input.anchor))
+            .map_err(|e| ExecError::SystemCall(format!("anchor: {e}")))?;
+        if !res.result.is_success() {
+            return Err(ExecError::SystemCall(format!("anchor call failed: {:?}", res.result)));
+        }
+        evm.db_mut().commit(res.state);
+
+        // 3. EIP-2935 (parent hash) and EIP-4788 (beacon root := anchor hash) system calls.
+        let mut system = SystemCaller::new(ForkSpec::new(SpecId::PRAGUE, None));
+        system
+            .apply_blockhashes_contract_call(parent.hash(), &mut evm)
+            .map_err(|e| ExecError::SystemCall(e.to_string()))?;
+        system
+            .apply_beacon_root_contract_call(Some(input.anchor.hash), &mut evm)
+            .map_err(|e| ExecError::SystemCall(e.to_string()))?;
+
+        Ok(Self {
+            chain_id,
+            evm,
+            header,
+            withdrawals,
+            transactions: Vec::new(),
+            senders: Vec::new(),
+            receipts: Vec::new(),
+            cumulative_gas_used: 0,
+        })
+    }
+
+    /// Step 4 of §5.2: offers the next transaction ([`recover_transaction`]'s result): skipped
+    /// if invalid at this position (§5.4), else executed and committed. Only database failures
+    /// are errors.
+    pub fn execute(&mut self, recovered: RecoveredTx) -> Result<TxOutcome, ExecError> {
         let (tx, sender) = match recovered {
             Ok(ok) => ok,
-            Err(reason) => {
-                skipped.push(skip(reason));
-                continue;
-            }
+            Err(reason) => return Ok(TxOutcome::Skipped(reason)),
         };
-        if tx.chain_id().is_some_and(|id| id != chain_id) {
-            skipped.push(skip(SkipReason::WrongChainId));
-            continue;
+        if tx.chain_id().is_some_and(|id| id != self.chain_id) {
+            return Ok(TxOutcome::Skipped(SkipReason::WrongChainId));
         }
-        let available = input.gas_limit.saturating_sub(cumulative_gas_used);
+        let available = self.gas_available();
         if tx.gas_limit() > available {
-            skipped.push(skip(SkipReason::GasLimitExceedsBlock {
+            return Ok(TxOutcome::Skipped(SkipReason::GasLimitExceedsBlock {
                 tx_gas_limit: tx.gas_limit(),
                 available,
             }));
-            continue;
         }
-        match evm.transact(TxEnv::from_recovered_tx(&tx, sender)) {
+        match self.evm.transact(TxEnv::from_recovered_tx(&tx, sender)) {
             Ok(out) => {
-                cumulative_gas_used = cumulative_gas_used.saturating_add(out.result.tx_gas_used());
-                let receipt = build_receipt(&evm, &tx, out.result, &out.state, cumulative_gas_used);
-                evm.db_mut().commit(out.state);
-                receipts.push(receipt);
-                transactions.push(tx);
-                senders.push(sender);
+                let gas_used = out.result.tx_gas_used();
+                self.cumulative_gas_used = self.cumulative_gas_used.saturating_add(gas_used);
+                let receipt =
+                    build_receipt(&self.evm, &tx, out.result, &out.state, self.cumulative_gas_used);
+                self.evm.db_mut().commit(out.state);
+                let index = self.transactions.len();
+                self.receipts.push(receipt);
+                self.transactions.push(tx);
+                self.senders.push(sender);
+                Ok(TxOutcome::Included { index, gas_used })
             }
             Err(EVMError::Transaction(e)) => {
-                tracing::debug!(target: "based::evm", index, error = %e, "skipping invalid transaction");
-                skipped.push(skip(map_invalid(&e, &tx, None)));
+                tracing::debug!(target: "based::evm", tx = %tx.tx_hash(), error = %e, "skipping invalid transaction");
+                Ok(TxOutcome::Skipped(map_invalid(&e, &tx, None)))
             }
-            Err(EVMError::Database(e)) => return Err(db_err(e)),
-            Err(e) => skipped.push(skip(SkipReason::Other(e.to_string()))),
+            Err(EVMError::Database(e)) => Err(db_err(e)),
+            Err(e) => Ok(TxOutcome::Skipped(SkipReason::Other(e.to_string()))),
         }
     }
 
-    let mut state = evm.into_db();
-    state.merge_transitions(BundleRetention::Reverts);
-    let bundle = state.take_bundle();
+    /// Gas left for transactions in the block (`gas_limit - gas used by included ones`).
+    pub const fn gas_available(&self) -> u64 {
+        self.header.gas_limit.saturating_sub(self.cumulative_gas_used)
+    }
 
-    header.gas_used = cumulative_gas_used;
-    header.transactions_root = calculate_transaction_root(&transactions);
-    header.receipts_root = calculate_receipt_root(&receipts);
-    header.logs_bloom = logs_bloom(&receipts);
+    /// The header so far: number, parent, timestamp, gas limit, base fee, `prevrandao`, beacon
+    /// root, withdrawals root. `gas_used`, the roots and the bloom are filled by [`Self::finish`].
+    pub const fn header(&self) -> &Header {
+        &self.header
+    }
 
-    Ok(ExecutedBlock { header, transactions, senders, receipts, withdrawals, skipped, bundle })
+    /// Gas used by the included transactions so far.
+    pub const fn gas_used(&self) -> u64 {
+        self.cumulative_gas_used
+    }
+
+    /// The included transactions so far, in order.
+    pub fn transactions(&self) -> &[TxEnvelope] {
+        &self.transactions
+    }
+
+    /// Their recovered senders.
+    pub fn senders(&self) -> &[Address] {
+        &self.senders
+    }
+
+    /// Their receipts.
+    pub fn receipts(&self) -> &[ReceiptEnvelope] {
+        &self.receipts
+    }
+
+    /// The state after everything executed so far: reads fall through to the parent state for
+    /// what the block has not touched (revm's `State` implements `DatabaseRef`).
+    pub fn state(&self) -> &State<WrapDatabaseRef<DB>> {
+        self.evm.db()
+    }
+
+    /// Assembles the block: header with gas used, transaction and receipt roots and bloom
+    /// (`state_root` zero: the caller computes it from `bundle`), the state changes with reverts,
+    /// and `skipped` (the caller's record of what [`Self::execute`] left out).
+    pub fn finish(self, skipped: Vec<SkippedTx>) -> ExecutedBlock {
+        let Self {
+            evm,
+            mut header,
+            withdrawals,
+            transactions,
+            senders,
+            receipts,
+            cumulative_gas_used,
+            ..
+        } = self;
+        let mut state = evm.into_db();
+        state.merge_transitions(BundleRetention::Reverts);
+        let bundle = state.take_bundle();
+
+        header.gas_used = cumulative_gas_used;
+        header.transactions_root = calculate_transaction_root(&transactions);
+        header.receipts_root = calculate_receipt_root(&receipts);
+        header.logs_bloom = logs_bloom(&receipts);
+
+        ExecutedBlock { header, transactions, senders, receipts, withdrawals, skipped, bundle }
+    }
 }

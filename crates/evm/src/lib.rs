@@ -30,9 +30,10 @@ mod spec;
 mod strict;
 
 pub use l2::{
-    BlockInput, Deposit, L2_BLOCK_MAX_DEPOSITS, L2_MAX_GAS_LIMIT, L2_MIN_GAS_LIMIT, RecoveredTx,
-    SealedHeader, anchor_calldata, deposit_credits, execute_l2_block, execute_l2_block_recovered,
-    gas_limit_bounds, l2_prevrandao, recover_transaction, recover_transactions,
+    BlockInput, Deposit, L2_BLOCK_MAX_DEPOSITS, L2_MAX_GAS_LIMIT, L2_MIN_GAS_LIMIT,
+    L2BlockExecutor, RecoveredTx, SealedHeader, TxOutcome, anchor_calldata, deposit_credits,
+    execute_l2_block, execute_l2_block_recovered, gas_limit_bounds, l2_prevrandao,
+    recover_transaction, recover_transactions,
 };
 pub use spec::{ForkSpec, spec_id_from_network};
 pub use strict::{BlockError, execute_strict_block, validate_header_against_parent};

@@ -1,7 +1,8 @@
 //! The `based` preconfirmation gateway (docs/protocol.md §10).
 //!
-//! - [`service`]: admission of inclusion requests (form, slot, preconfer, nonce, funds, capacity),
-//!   signing, the durable log, hand-off for posting: [`Gateway`].
+//! - [`service`]: admission of inclusion requests (form, slot, preconfer, capacity, then execution
+//!   on the L2 node's pending block: nonce, funds, gas, validity), signing, the durable log,
+//!   hand-off for posting: [`Gateway`].
 //! - [`server`]: the Commitments API over JSON-RPC and REST on one port, `eth_sendRawTransaction`,
 //!   and the reads a wallet needs forwarded to the L2 node: [`GatewayServer`], [`launch`].
 //! - [`log`]: the durable, group-committed, non-equivocating commitment log.
@@ -16,6 +17,9 @@
 //! - **Durable before answered.** A signed commitment is released only after the group-commit
 //!   `fdatasync` covering its record returned ([`log::CommitmentLog::append`]). A signature that
 //!   the log refused or failed to persist must never leave the process.
+//! - **Executed before answered.** A promise is answered only once the L2 node's pending block
+//!   holds its transaction ([`PendingNode::preconfirm`]); a transaction whose promise could not
+//!   be made durable is dropped from it again.
 //! - **Idempotent.** The same `request_hash` yields the same stored signed commitment
 //!   ([`log::AppendOutcome::Existing`]).
 //! - **Restart safety (the role EIP-3076 plays for validators).** On open the log is replayed and
@@ -43,8 +47,9 @@ mod signer;
 
 pub use log::{AppendOutcome, CommitmentLog, LogEntry, LogError, LogStats, Recovered};
 pub use schedule::{SourceSchedule, spawn_refresher};
-pub use server::{GatewayServer, LaunchConfig, NodeAccounts, ServerSettings, launch};
+pub use server::{GatewayServer, LaunchConfig, NodePending, ServerSettings, launch};
 pub use service::{
-    AccountSource, EverySlot, Gateway, GatewayConfig, GatewayError, Limits, Promise, Schedule,
+    EverySlot, Gateway, GatewayConfig, GatewayError, Limits, NodeError, PendingNode, Promise,
+    Schedule,
 };
 pub use signer::{CommitterKey, KeyError};

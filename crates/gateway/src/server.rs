@@ -10,8 +10,8 @@
 //!   `POST /commitments/v0/gateway/fee`. Errors answer `{"code", "message"}` with an HTTP status
 //!   ([`GatewayError::http_status`]).
 
-use crate::service::{AccountSource, Gateway, GatewayError, Promise};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use crate::service::{Gateway, GatewayError, NodeError, PendingNode, Promise};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_signer::SignerSync;
 use based_commitments::CommitmentRequest;
 use jsonrpsee::{
@@ -124,7 +124,7 @@ pub fn rpc_module<A, K>(
     node_url: Option<String>,
 ) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError>
 where
-    A: AccountSource,
+    A: PendingNode,
     K: SignerSync + Send + Sync + 'static,
 {
     let mut module = RpcModule::new(());
@@ -189,6 +189,7 @@ pub struct GatewayServer {
     addr: SocketAddr,
     handle: ServerHandle,
     poster: Option<tokio::task::JoinHandle<()>>,
+    checker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GatewayServer {
@@ -198,7 +199,7 @@ impl GatewayServer {
         settings: ServerSettings,
     ) -> Result<Self, std::io::Error>
     where
-        A: AccountSource,
+        A: PendingNode,
         K: SignerSync + Send + Sync + 'static,
     {
         let module = rpc_module(gateway, settings.node_url.clone())
@@ -218,7 +219,7 @@ impl GatewayServer {
         let addr = server.local_addr()?;
         let handle = server.start(module);
         tracing::info!(target: "gateway", %addr, "gateway listening (JSON-RPC and REST)");
-        Ok(Self { addr, handle, poster: None })
+        Ok(Self { addr, handle, poster: None, checker: None })
     }
 
     /// Also runs a task that hands promised transactions to `proposer_url`
@@ -265,6 +266,33 @@ impl GatewayServer {
         if let Some(poster) = self.poster {
             poster.abort();
         }
+        if let Some(checker) = self.checker {
+            checker.abort();
+        }
+    }
+
+    /// Also runs a task that checks the node's preconfirmed state every `every`
+    /// ([`Gateway::check_node`]): after a node restart the outstanding promises are pushed again.
+    pub fn with_node_check<A, K>(
+        mut self,
+        gateway: Arc<Gateway<A, K>>,
+        every: std::time::Duration,
+    ) -> Self
+    where
+        A: PendingNode,
+        K: SignerSync + Send + Sync + 'static,
+    {
+        self.checker = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = gateway.check_node().await {
+                    tracing::debug!(target: "gateway", error = %e, "L2 node check failed");
+                }
+            }
+        }));
+        self
     }
 }
 
@@ -403,35 +431,79 @@ where
     }
 }
 
-/// [`AccountSource`] reading the L2 node over JSON-RPC (`eth_getTransactionCount`,
-/// `eth_getBalance` at `latest`).
+/// [`PendingNode`] over the L2 node's JSON-RPC (`based_preconfirm`, `based_dropPreconfirmed`,
+/// `based_preconfirmStatus`), each call bounded by [`NODE_TIMEOUT`].
 #[derive(Debug, Clone)]
-pub struct NodeAccounts {
+pub struct NodePending {
     client: reqwest::Client,
     url: String,
 }
 
-impl NodeAccounts {
-    /// Reads accounts from the node at `url`.
+impl NodePending {
+    /// Drives the pending state of the node at `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self { client: node_client(), url: url.into() }
     }
-}
 
-impl AccountSource for NodeAccounts {
-    async fn account(&self, address: Address) -> Result<(u64, U256), String> {
-        let params = serde_json::json!([address, "latest"]).to_string();
-        let nonce = forward(&self.client, &self.url, "eth_getTransactionCount", Some(&params))
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<T, NodeError> {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let unreachable = |e: &dyn std::fmt::Display| NodeError::Unreachable(e.to_string());
+        let resp: serde_json::Value = self
+            .client
+            .post(&self.url)
+            .json(&body)
+            .send()
             .await
-            .map_err(|e| e.message().to_owned())?;
-        let balance = forward(&self.client, &self.url, "eth_getBalance", Some(&params))
+            .map_err(|e| unreachable(&e))?
+            .json()
             .await
-            .map_err(|e| e.message().to_owned())?;
-        let nonce: U256 = serde_json::from_value(nonce).map_err(|e| e.to_string())?;
-        let balance: U256 = serde_json::from_value(balance).map_err(|e| e.to_string())?;
-        Ok((u64::try_from(nonce).map_err(|e| e.to_string())?, balance))
+            .map_err(|e| unreachable(&e))?;
+        if let Some(err) = resp.get("error") {
+            let code = err.get("code").and_then(serde_json::Value::as_i64).unwrap_or(-32603);
+            return Err(NodeError::Refused {
+                code: i32::try_from(code).unwrap_or(-32603),
+                message: err
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("error")
+                    .to_owned(),
+                data: err.get("data").cloned(),
+            });
+        }
+        serde_json::from_value(resp.get("result").cloned().unwrap_or_default())
+            .map_err(|e| unreachable(&e))
     }
 }
+
+impl PendingNode for NodePending {
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: u64,
+        deadline: Option<u64>,
+    ) -> Result<based_rpc::Preconfirmation, NodeError> {
+        let params = serde_json::json!([raw, U64::from(slot), deadline.map(U64::from)]);
+        self.call("based_preconfirm", params).await
+    }
+
+    async fn drop_preconfirmed(&self, tx_hash: B256) -> Result<bool, NodeError> {
+        self.call("based_dropPreconfirmed", serde_json::json!([tx_hash])).await
+    }
+
+    async fn session(&self) -> Result<u64, NodeError> {
+        let status: based_rpc::PreconfStatus =
+            self.call("based_preconfirmStatus", serde_json::json!([])).await?;
+        Ok(status.session.to())
+    }
+}
+
+/// How often [`launch`]ed gateways check the node's session ([`Gateway::check_node`]).
+pub const NODE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Everything [`launch`] needs.
 #[derive(Debug, Clone)]
@@ -440,7 +512,7 @@ pub struct LaunchConfig {
     pub gateway: crate::GatewayConfig,
     /// The commitment log file (created if absent; replayed if present).
     pub log_path: std::path::PathBuf,
-    /// The L2 node (account state, and the reads forwarded for wallets).
+    /// The L2 node (its preconfirmed state, and the reads forwarded for wallets).
     pub node_url: String,
     /// Where promised transactions are handed for posting (`eth_sendRawTransaction`), if anywhere.
     pub proposer_url: Option<String>,
@@ -476,18 +548,21 @@ where
         committer,
         log,
         &recovered,
-        NodeAccounts::new(cfg.node_url.clone()),
+        NodePending::new(cfg.node_url.clone()),
         schedule,
         posting,
     );
-    gateway.resend_recovered();
+    gateway.resend_recovered().await;
+    let gateway = Arc::new(gateway);
     let settings = ServerSettings {
         addr: cfg.addr,
         node_url: Some(cfg.node_url),
         max_request_bytes: cfg.max_request_bytes,
         max_connections: cfg.max_connections,
     };
-    let server = GatewayServer::start(Arc::new(gateway), settings).await?;
+    let server = GatewayServer::start(gateway.clone(), settings)
+        .await?
+        .with_node_check(gateway, NODE_CHECK_INTERVAL);
     Ok(match cfg.proposer_url {
         Some(url) => server.with_poster(rx, url)?,
         None => server,

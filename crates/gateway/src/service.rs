@@ -10,17 +10,25 @@
 //!    most `max_tx_bytes`, not a blob transaction, a recoverable signature, this chain's id;
 //! 3. the slot is the current L1 slot or one of the next `max_slots_ahead`, and this gateway's
 //!    committer is its preconfer ([`Schedule`]);
-//! 4. the sender's nonce is exactly the next one: the account's nonce on L2 plus the transactions
-//!    of the sender already promised and not yet on L2 (a lower nonce already promised for another
-//!    transaction is a conflict, never a second promise);
-//! 5. the balance covers `gas_limit * max_fee_per_gas + value` of this and every outstanding
-//!    promised transaction of the sender;
-//! 6. the slot has room: at most `max_txs_per_slot` promises and `max_gas_per_slot` gas (sum of
+//! 4. no other transaction or slot is promised for the sender and nonce (a conflict, never a
+//!    second promise);
+//! 5. the slot has room: at most `max_txs_per_slot` promises and `max_gas_per_slot` gas (sum of
 //!    gas limits);
+//! 6. the L2 node **executes** the transaction on top of its pending block (the preconfirmed
+//!    transactions on its head, `based_preconfirm`, [`PendingNode`]) and appends it: nonce exactly
+//!    the sender's next pending one, balance for `gas_limit * max_fee_per_gas + value`, gas left
+//!    in the pending block, every other validity rule of execution;
 //! 7. sign `keccak256(abi.encode(commitment))`, append to the log under the conflict key
 //!    `sender ‖ nonce` with value `keccak256(tx_hash ‖ slot)`: the log refuses a different
-//!    transaction or slot for a nonce already promised, also across restarts;
-//! 8. answer only once the log's group commit made the record durable.
+//!    transaction or slot for a nonce already promised, also across restarts; if the log refuses
+//!    or fails, the transaction is dropped from the node's pending block again;
+//! 8. answer only once the log's group commit made the record durable — and the node's pending
+//!    state holds the transaction, so a `pending` read made after the answer sees it.
+//!
+//! The gateway keeps its outstanding promises (recent slots, not yet on L2) in order and pushes
+//! them to the node again when the node's session changes (a node restart empties its pending
+//! block): on start ([`Gateway::resend_recovered`]), on a periodic check
+//! ([`Gateway::check_node`]) and when the node refuses a nonce.
 
 use crate::{AppendOutcome, CommitmentLog, LogEntry, LogError, Recovered};
 use alloy_consensus::Transaction;
@@ -31,6 +39,7 @@ use based_commitments::{
     SignedCommitment,
 };
 use based_lookahead::SlotClock;
+use based_rpc::{Preconfirmation, preconf_codes};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -100,14 +109,9 @@ pub enum GatewayError {
         /// The next nonce the gateway can promise for the sender.
         expected: u64,
     },
-    /// Balance too low.
-    #[error("insufficient funds: balance {balance}, needed {needed}")]
-    Funds {
-        /// Balance on L2.
-        balance: U256,
-        /// Cost of this and the outstanding promised transactions.
-        needed: U256,
-    },
+    /// The sender's pending balance does not cover `gas_limit * max_fee_per_gas + value`.
+    #[error("insufficient funds: {0}")]
+    Funds(String),
     /// Would equivocate.
     #[error("conflicts with a promise already made: {0}")]
     Conflict(String),
@@ -132,7 +136,7 @@ impl GatewayError {
             Self::NotPreconfer(_) => codes::NOT_PRECONFER,
             Self::Capacity(_) => codes::CAPACITY,
             Self::Nonce { .. } => codes::NONCE,
-            Self::Funds { .. } => codes::FUNDS,
+            Self::Funds(_) => codes::FUNDS,
             Self::Conflict(_) => codes::CONFLICT,
             Self::NotFound(_) => codes::NOT_FOUND,
             Self::State(_) | Self::Internal(_) => codes::INTERNAL,
@@ -143,7 +147,7 @@ impl GatewayError {
     pub const fn http_status(&self) -> u16 {
         match self {
             Self::Invalid(_) | Self::ChainId { .. } | Self::WrongSlot { .. } => 400,
-            Self::Nonce { .. } | Self::Funds { .. } => 400,
+            Self::Nonce { .. } | Self::Funds(_) => 400,
             Self::NotPreconfer(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
@@ -154,12 +158,52 @@ impl GatewayError {
     }
 }
 
-/// Reads an L2 account (nonce, balance) at the node's latest block.
-pub trait AccountSource: Send + Sync + 'static {
-    /// `(nonce, balance)` of `address`.
-    fn account(&self, address: Address)
-    -> impl Future<Output = Result<(u64, U256), String>> + Send;
+/// A failed call to the L2 node's preconfirmed state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NodeError {
+    /// The node answered with a JSON-RPC error (`based_preconfirm` codes,
+    /// [`based_rpc::preconf_codes`]); `data` carries details (e.g. the expected nonce).
+    #[error("L2 node refused ({code}): {message}")]
+    Refused {
+        /// JSON-RPC error code.
+        code: i32,
+        /// Message.
+        message: String,
+        /// Error data.
+        data: Option<serde_json::Value>,
+    },
+    /// The node could not be reached or answered garbage.
+    #[error("L2 node unreachable: {0}")]
+    Unreachable(String),
 }
+
+/// The L2 node's preconfirmed (pending) state, as the gateway drives it (`based_preconfirm`,
+/// `based_dropPreconfirmed`, `based_preconfirmStatus`; docs/protocol.md §10.5). A trait so tests
+/// can fake the node.
+pub trait PendingNode: Send + Sync + 'static {
+    /// Executes `raw` on top of the node's pending block and appends it if valid; `deadline`
+    /// (Unix seconds): when the node reports it overdue if it is not on L2.
+    fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: u64,
+        deadline: Option<u64>,
+    ) -> impl Future<Output = Result<Preconfirmation, NodeError>> + Send;
+
+    /// Removes a pending transaction (its promise could not be made durable).
+    fn drop_preconfirmed(
+        &self,
+        tx_hash: B256,
+    ) -> impl Future<Output = Result<bool, NodeError>> + Send;
+
+    /// The node's session id (a new one after a restart: its pending block is empty then).
+    fn session(&self) -> impl Future<Output = Result<u64, NodeError>> + Send;
+}
+
+/// A promise for slot `s` is reported overdue by the node if its transaction is not on L2 once
+/// L1 time passes the start of slot `s + OVERDUE_AFTER_SLOTS` (one mainnet epoch of grace: the
+/// proposer may post the slot's batch late).
+pub const OVERDUE_AFTER_SLOTS: u64 = 32;
 
 /// Which L1 slots this gateway's committer may promise for.
 pub trait Schedule: Send + Sync + 'static {
@@ -252,12 +296,6 @@ pub struct FeeInfo {
     pub commitment_type: u64,
 }
 
-#[derive(Debug, Default)]
-struct SenderPromises {
-    /// Outstanding promised nonces → max cost (wei).
-    outstanding: BTreeMap<u64, U256>,
-}
-
 #[derive(Debug, Default, Clone, Copy)]
 struct SlotUse {
     count: usize,
@@ -266,40 +304,40 @@ struct SlotUse {
 
 #[derive(Debug, Default)]
 struct Promised {
-    senders: HashMap<Address, SenderPromises>,
+    /// Conflict key (`sender ‖ nonce`) → promised value, for promises made or in flight.
+    keys: HashMap<Bytes, B256>,
     slots: BTreeMap<u64, SlotUse>,
     /// Transaction hash → request hash of its commitment.
     by_tx: HashMap<B256, B256>,
+    /// Promised transactions not known to be on L2, in the order the node accepted them: what is
+    /// pushed to the node again after it restarted.
+    outstanding: Vec<Promise>,
 }
 
 impl Promised {
-    fn record(&mut self, itx: &InclusionTx, request_hash: B256) {
-        self.senders
-            .entry(itx.sender)
-            .or_default()
-            .outstanding
-            .insert(itx.nonce, max_cost(&itx.tx));
+    /// Reserves the key and the slot capacity; `false` if an identical promise is already
+    /// recorded (nothing reserved).
+    fn record(&mut self, itx: &InclusionTx, request_hash: B256) -> bool {
+        let value = conflict_value(itx);
+        if self.keys.insert(conflict_key(itx), value) == Some(value) {
+            return false;
+        }
         let slot = self.slots.entry(itx.slot).or_default();
         slot.count = slot.count.saturating_add(1);
         slot.gas = slot.gas.saturating_add(itx.tx.gas_limit());
         self.by_tx.insert(itx.tx_hash, request_hash);
+        true
     }
 
     fn release(&mut self, itx: &InclusionTx) {
-        if let Some(s) = self.senders.get_mut(&itx.sender) {
-            s.outstanding.remove(&itx.nonce);
-        }
+        self.keys.remove(&conflict_key(itx));
+        self.by_tx.remove(&itx.tx_hash);
+        self.outstanding.retain(|p| p.tx_hash != itx.tx_hash);
         if let Some(slot) = self.slots.get_mut(&itx.slot) {
             slot.count = slot.count.saturating_sub(1);
             slot.gas = slot.gas.saturating_sub(itx.tx.gas_limit());
         }
     }
-}
-
-fn max_cost(tx: &alloy_consensus::TxEnvelope) -> U256 {
-    U256::from(tx.gas_limit())
-        .saturating_mul(U256::from(tx.max_fee_per_gas()))
-        .saturating_add(tx.value())
 }
 
 /// The conflict key of an inclusion promise: `sender ‖ nonce` (28 bytes).
@@ -331,21 +369,25 @@ pub struct Promise {
 }
 
 /// The gateway: admission, signing, durable log, hand-off.
-pub struct Gateway<A, K> {
+pub struct Gateway<N, K> {
     config: GatewayConfig,
     key: K,
     committer: Address,
     log: CommitmentLog,
-    accounts: A,
+    node: N,
     schedule: Arc<dyn Schedule>,
     promised: Mutex<Promised>,
     now: Arc<dyn Fn() -> u64 + Send + Sync>,
     posting: Option<tokio::sync::mpsc::UnboundedSender<Promise>>,
     /// Promises replayed from the log, until [`Gateway::resend_recovered`] hands them on.
     recovered: Mutex<Vec<Promise>>,
+    /// The node session the outstanding promises were last pushed to (`None`: not yet / lost).
+    node_session: Mutex<Option<u64>>,
+    /// One re-push at a time.
+    resync: tokio::sync::Mutex<()>,
 }
 
-impl<A, K> std::fmt::Debug for Gateway<A, K> {
+impl<N, K> std::fmt::Debug for Gateway<N, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
             .field("committer", &self.committer)
@@ -362,7 +404,7 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
+impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
     /// A gateway over an opened log (`recovered` = what [`CommitmentLog::open`] replayed, which
     /// rebuilds the promised state). `committer` is `key`'s address.
     #[allow(clippy::too_many_arguments)]
@@ -372,7 +414,7 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         committer: Address,
         log: CommitmentLog,
         recovered: &Recovered,
-        accounts: A,
+        node: N,
         schedule: Arc<dyn Schedule>,
         posting: Option<tokio::sync::mpsc::UnboundedSender<Promise>>,
     ) -> Self {
@@ -387,6 +429,8 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             match InclusionTx::from_request(&request) {
                 Ok(itx) => {
                     promised.record(&itx, entry.request_hash());
+                    // Slot use is only needed for slots still promisable; the log's own index
+                    // keeps every key.
                     let raw = InclusionPayload::abi_decode(&request.payload)
                         .map(|p| p.signed_tx)
                         .unwrap_or_default();
@@ -408,34 +452,135 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             key,
             committer,
             log,
-            accounts,
+            node,
             schedule,
             promised: Mutex::new(promised),
             now: Arc::new(unix_now),
             posting,
             recovered: Mutex::new(recovered_promises),
+            node_session: Mutex::new(None),
+            resync: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Hands the recovered promises of recent slots (at most `max_slots_ahead` before the current
-    /// one) to the proposer again, once; returns how many. A crash between the log's fsync and the
-    /// hand-off must not leave a signed promise unposted; the proposer's pool drops duplicates and
-    /// execution skips what L2 already included. [`crate::launch`] calls it at start.
-    pub fn resend_recovered(&self) -> usize {
-        let Some(posting) = &self.posting else { return 0 };
+    /// one) to the proposer again, once, and pushes them to the node's pending block in log
+    /// order; returns how many were handed to the proposer. A crash between the log's fsync and
+    /// the hand-off must not leave a signed promise unposted; the proposer's pool drops duplicates
+    /// and execution skips what L2 already included; the node answers a transaction it already
+    /// holds (or that is on L2) with where it is. [`crate::launch`] calls it at start.
+    pub async fn resend_recovered(&self) -> usize {
         let recent = self.current_slot().saturating_sub(self.config.limits.max_slots_ahead);
-        let promises = match self.recovered.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
+        let promises: Vec<Promise> = match self.recovered.lock() {
+            Ok(mut r) => std::mem::take(&mut *r).into_iter().filter(|p| p.slot >= recent).collect(),
             Err(_) => return 0,
         };
+        if let Ok(mut promised) = self.lock() {
+            let known: std::collections::HashSet<B256> =
+                promised.outstanding.iter().map(|p| p.tx_hash).collect();
+            let mut restored: Vec<Promise> =
+                promises.iter().filter(|p| !known.contains(&p.tx_hash)).cloned().collect();
+            restored.append(&mut promised.outstanding);
+            promised.outstanding = restored;
+        }
+        if !promises.is_empty()
+            && let Err(e) = self.resync_node().await
+        {
+            tracing::warn!(target: "gateway", error = %e, "recovered promises not pushed to the node yet");
+        }
+        let Some(posting) = &self.posting else { return 0 };
         let mut sent = 0usize;
-        for promise in promises.into_iter().filter(|p| p.slot >= recent) {
+        for promise in promises {
             if posting.send(promise).is_ok() {
                 sent = sent.saturating_add(1);
             }
         }
         tracing::info!(target: "gateway", resent = sent, "recovered promises handed to the proposer");
         sent
+    }
+
+    /// The node's pending-state deadline for a promise for `slot` ([`OVERDUE_AFTER_SLOTS`]).
+    fn deadline(&self, slot: u64) -> Option<u64> {
+        self.config.clock.slot_timestamp(slot.saturating_add(OVERDUE_AFTER_SLOTS)).ok()
+    }
+
+    fn set_session(&self, session: u64) -> Option<u64> {
+        self.node_session.lock().ok().and_then(|mut s| s.replace(session))
+    }
+
+    /// Checks the node's session; if it changed since the outstanding promises were pushed (the
+    /// node restarted and lost its pending block), pushes them again in order. Returns whether it
+    /// re-pushed. [`crate::launch`] runs it periodically.
+    pub async fn check_node(&self) -> Result<bool, NodeError> {
+        let session = self.node.session().await?;
+        let known = self.node_session.lock().ok().and_then(|s| *s);
+        if known == Some(session) {
+            return Ok(false);
+        }
+        if known.is_some() {
+            tracing::warn!(target: "gateway", session, "L2 node restarted: pushing outstanding promises again");
+        }
+        self.resync_node().await?;
+        Ok(true)
+    }
+
+    /// Pushes every outstanding promise of recent slots to the node again, in order (those the
+    /// node refuses for their nonce are retried after the others, since the order of concurrent
+    /// promises of one sender may differ from their nonce order). Promises already on L2 are
+    /// forgotten; those the node refuses for good are reported (`warn`) and forgotten.
+    pub async fn resync_node(&self) -> Result<usize, NodeError> {
+        let _one = self.resync.lock().await;
+        let recent = self.current_slot().saturating_sub(self.config.limits.max_slots_ahead);
+        let mut todo: Vec<Promise> = {
+            let mut promised = self.lock().map_err(|e| NodeError::Unreachable(e.to_string()))?;
+            promised.outstanding.retain(|p| p.slot >= recent);
+            promised.outstanding.clone()
+        };
+        let mut pushed = 0usize;
+        let mut session = None;
+        let mut forget = Vec::new();
+        loop {
+            let mut retry = Vec::new();
+            let before = todo.len();
+            for promise in todo {
+                let deadline = self.deadline(promise.slot);
+                match self.node.preconfirm(promise.raw.clone(), promise.slot, deadline).await {
+                    Ok(answer) => {
+                        session = Some(answer.session.to::<u64>());
+                        pushed = pushed.saturating_add(1);
+                        if !answer.pending {
+                            forget.push(promise.tx_hash);
+                        }
+                    }
+                    Err(NodeError::Refused { code, .. }) if code == preconf_codes::NONCE => {
+                        retry.push(promise);
+                    }
+                    Err(NodeError::Refused { message, .. }) => {
+                        tracing::warn!(target: "gateway", tx = %promise.tx_hash, slot = promise.slot, reason = %message, "outstanding promise refused by the node: broken");
+                        forget.push(promise.tx_hash);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if retry.is_empty() || retry.len() == before {
+                for promise in &retry {
+                    tracing::warn!(target: "gateway", tx = %promise.tx_hash, slot = promise.slot, "outstanding promise's nonce no longer fits the node's state: broken");
+                    forget.push(promise.tx_hash);
+                }
+                break;
+            }
+            todo = retry;
+        }
+        if let Ok(mut promised) = self.lock() {
+            promised.outstanding.retain(|p| !forget.contains(&p.tx_hash));
+        }
+        let session = match session {
+            Some(s) => s,
+            None => self.node.session().await?,
+        };
+        self.set_session(session);
+        tracing::info!(target: "gateway", pushed, session, "outstanding promises pushed to the node");
+        Ok(pushed)
     }
 
     /// Replaces the wall clock (tests).
@@ -531,6 +676,55 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         self.admit(&request, request_hash, itx, payload.signed_tx).await
     }
 
+    /// The node's refusal as the gateway's error.
+    fn node_refusal(&self, itx: &InclusionTx, e: NodeError) -> GatewayError {
+        let NodeError::Refused { code, message, data } = e else {
+            return GatewayError::State(e.to_string());
+        };
+        let field = |name: &str| {
+            data.as_ref().and_then(|d| d.get(name)).and_then(serde_json::Value::as_u64)
+        };
+        match code {
+            preconf_codes::NONCE => GatewayError::Nonce {
+                got: itx.nonce,
+                expected: field("expected").unwrap_or_default(),
+            },
+            preconf_codes::FUNDS => GatewayError::Funds(message),
+            preconf_codes::GAS => GatewayError::Capacity(itx.slot),
+            preconf_codes::CHAIN_ID => {
+                GatewayError::ChainId { got: itx.tx.chain_id(), expected: self.config.chain_id }
+            }
+            preconf_codes::INVALID => GatewayError::Invalid(message),
+            _ => GatewayError::State(message),
+        }
+    }
+
+    /// Rule 6: the node executes `raw` on its pending block. A nonce refusal from a node that
+    /// restarted (new session) pushes the outstanding promises again and retries once; a new
+    /// session seen in an answer pushes the others again too.
+    async fn preconfirm(&self, itx: &InclusionTx, raw: &Bytes) -> Result<(), GatewayError> {
+        let state = |e: NodeError| GatewayError::State(e.to_string());
+        let deadline = self.deadline(itx.slot);
+        let answer = match self.node.preconfirm(raw.clone(), itx.slot, deadline).await {
+            Err(refused @ NodeError::Refused { code: preconf_codes::NONCE, .. }) => {
+                // Maybe the node restarted and lost the sender's earlier promises.
+                if !self.check_node().await.map_err(state)? {
+                    return Err(self.node_refusal(itx, refused));
+                }
+                self.node
+                    .preconfirm(raw.clone(), itx.slot, deadline)
+                    .await
+                    .map_err(|e| self.node_refusal(itx, e))?
+            }
+            other => other.map_err(|e| self.node_refusal(itx, e))?,
+        };
+        let session = answer.session.to::<u64>();
+        if self.set_session(session) != Some(session) {
+            self.resync_node().await.map_err(state)?;
+        }
+        Ok(())
+    }
+
     /// Rules 3-8 for a request whose form was checked: `itx` is its decoded transaction and `raw`
     /// the signed transaction bytes.
     async fn admit(
@@ -541,34 +735,15 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
         raw: Bytes,
     ) -> Result<SignedCommitment, GatewayError> {
         self.check_slot(itx.slot)?;
-        let (account_nonce, balance) =
-            self.accounts.account(itx.sender).await.map_err(GatewayError::State)?;
 
-        // Rules 4-6 and the reservation, under one lock (no await inside).
-        {
+        // Rules 4-5 and the reservation, under one lock (no await inside).
+        let reserved = {
             let mut promised = self.lock()?;
-            let sender = promised.senders.entry(itx.sender).or_default();
-            // Promises the L2 chain already passed are done.
-            sender.outstanding = sender.outstanding.split_off(&account_nonce);
-            let expected = sender
-                .outstanding
-                .last_key_value()
-                .map_or(account_nonce, |(n, _)| n.saturating_add(1));
-            if itx.nonce != expected {
-                if sender.outstanding.contains_key(&itx.nonce) {
-                    return Err(GatewayError::Conflict(format!(
-                        "nonce {} of {} is already promised",
-                        itx.nonce, itx.sender
-                    )));
-                }
-                return Err(GatewayError::Nonce { got: itx.nonce, expected });
-            }
-            let needed = sender
-                .outstanding
-                .values()
-                .fold(max_cost(&itx.tx), |acc, c| acc.saturating_add(*c));
-            if balance < needed {
-                return Err(GatewayError::Funds { balance, needed });
+            if promised.keys.get(&conflict_key(&itx)).is_some_and(|v| *v != conflict_value(&itx)) {
+                return Err(GatewayError::Conflict(format!(
+                    "nonce {} of {} is already promised",
+                    itx.nonce, itx.sender
+                )));
             }
             let used = promised.slots.get(&itx.slot).copied().unwrap_or_default();
             let limits = &self.config.limits;
@@ -577,7 +752,30 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             {
                 return Err(GatewayError::Capacity(itx.slot));
             }
-            promised.record(&itx, request_hash);
+            promised.record(&itx, request_hash)
+        };
+        let release = |gateway: &Self| {
+            if reserved && let Ok(mut promised) = gateway.lock() {
+                promised.release(&itx);
+            }
+        };
+
+        // Rule 6: the node's pending block takes it (or refuses: nothing promised).
+        if let Err(e) = self.preconfirm(&itx, &raw).await {
+            release(self);
+            return Err(e);
+        }
+        if reserved && let Ok(mut promised) = self.lock() {
+            // Forget promises of slots long past from the front (amortised; `resync_node`
+            // prunes the rest).
+            let recent = self.current_slot().saturating_sub(self.config.limits.max_slots_ahead);
+            let old = promised.outstanding.iter().take_while(|p| p.slot < recent).count();
+            promised.outstanding.drain(..old);
+            promised.outstanding.push(Promise {
+                slot: itx.slot,
+                tx_hash: itx.tx_hash,
+                raw: raw.clone(),
+            });
         }
 
         let signed = Commitment::for_request(request)
@@ -593,7 +791,7 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
                 self.log.append(entry).await
             }
             Err(e) => {
-                self.lock()?.release(&itx);
+                self.roll_back(&itx, reserved).await;
                 return Err(e);
             }
         };
@@ -614,12 +812,34 @@ impl<A: AccountSource, K: SignerSync + Send + Sync + 'static> Gateway<A, K> {
             }
             Ok(AppendOutcome::Existing(signed)) => Ok(signed),
             Err(e) => {
-                self.lock()?.release(&itx);
+                self.roll_back(&itx, reserved).await;
                 Err(match e {
                     LogError::Conflict { .. } => GatewayError::Conflict(e.to_string()),
                     other => GatewayError::Internal(other.to_string()),
                 })
             }
+        }
+    }
+
+    /// Undoes an admission whose promise could not be made durable: releases the reservation
+    /// and drops the transaction from the node's pending block (if this request put it there).
+    async fn roll_back(&self, itx: &InclusionTx, reserved: bool) {
+        if !reserved {
+            return;
+        }
+        if let Ok(mut promised) = self.lock() {
+            promised.release(itx);
+        }
+        match self.node.drop_preconfirmed(itx.tx_hash).await {
+            Ok(_) => {
+                tracing::debug!(target: "gateway", tx = %itx.tx_hash, "dropped from the node's pending block")
+            }
+            Err(e) => tracing::warn!(
+                target: "gateway",
+                tx = %itx.tx_hash,
+                error = %e,
+                "could not drop an unpromised transaction from the node's pending block (it will be reported overdue)"
+            ),
         }
     }
 

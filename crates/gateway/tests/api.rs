@@ -8,8 +8,8 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use based_commitments::{CommitmentRequest, InclusionPayload, SignedCommitment};
 use based_gateway::{
-    AccountSource, CommitmentLog, EverySlot, Gateway, GatewayConfig, GatewayServer, Limits,
-    ServerSettings,
+    CommitmentLog, EverySlot, Gateway, GatewayConfig, GatewayServer, Limits, NodeError,
+    PendingNode, ServerSettings,
 };
 use based_lookahead::SlotClock;
 use serde_json::{Value, json};
@@ -18,10 +18,33 @@ use std::{net::SocketAddr, sync::Arc};
 const CHAIN: u64 = 4242;
 const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
 
+/// A node whose pending block takes every transaction (the API surface is under test here; the
+/// admission rules are unit-tested in `service`).
 struct Funded;
-impl AccountSource for Funded {
-    async fn account(&self, _address: Address) -> Result<(u64, U256), String> {
-        Ok((0, U256::from(10u64).pow(U256::from(18u64))))
+impl PendingNode for Funded {
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        _slot: u64,
+        _deadline: Option<u64>,
+    ) -> Result<based_rpc::Preconfirmation, NodeError> {
+        Ok(based_rpc::Preconfirmation {
+            tx_hash: alloy_primitives::keccak256(&raw),
+            pending: true,
+            block_number: alloy_primitives::U64::from(1),
+            transaction_index: alloy_primitives::U64::ZERO,
+            gas_used: alloy_primitives::U64::from(21_000),
+            status: true,
+            session: alloy_primitives::U64::from(1),
+        })
+    }
+
+    async fn drop_preconfirmed(&self, _tx_hash: B256) -> Result<bool, NodeError> {
+        Ok(true)
+    }
+
+    async fn session(&self) -> Result<u64, NodeError> {
+        Ok(1)
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Wiring: [`based_l1::L1Watcher`] (ExEx-shaped notifications) → [`driver::Driver`] (derivation
 //! with [`based_derive`], import with [`based_engine`] into [`based_storage::Store`]) → the
-//! acknowledgement of the highest L1 block fully processed. [`based_rpc`] serves the store.
+//! acknowledgement of the highest L1 block fully processed. [`based_rpc`] serves the store, and
+//! [`preconf::Preconfirmations`] the preconfirmed (pending) block on top of it, rebased after
+//! every driver step.
 //!
 //! Invariants:
 //! - The derivation state after an L1 block is persisted atomically with the last L2 block derived
@@ -11,15 +13,20 @@
 //!   (L2 blocks of a half-processed L1 block are unwound at start).
 //! - An L1 block is acknowledged to the L1 source only after it is persisted.
 //! - L1 reorgs unwind exactly the L2 blocks derived from orphaned L1 blocks, then re-derive.
+//! - After every driver step the pending block is re-executed on the new head; a preconfirmed
+//!   transaction leaves it only by landing on L2 or by being recorded as broken.
 
 pub mod adapter;
 pub mod args;
 pub mod driver;
+pub mod lookahead;
 pub mod meta;
+pub mod preconf;
 mod service;
 
 pub use based_storage::DEFAULT_TRIE_CACHE_BYTES;
 pub use driver::{Driver, DriverError};
+pub use preconf::{ChainPosition, Preconfirmations};
 pub use service::{NodeBackend, SwappableForwarder};
 
 use alloy_consensus::{Header, Sealed};
@@ -169,18 +176,30 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         archives = ?cfg.l1_blob_archive_urls,
         "L1 blob sources"
     );
-    wcfg.beacon = Some(BeaconClient::new(beacon));
+    let beacon = BeaconClient::new(beacon);
+    wcfg.beacon = Some(beacon.clone());
     let watcher = L1Watcher::spawn(wcfg, InboxFilter::new(cfg.inbox), start)
         .map_err(|e| NodeError::L1(e.to_string()))?;
 
-    let backend =
-        Arc::new(NodeBackend::new(store.clone(), cfg.confirmations, watcher.heads.clone()));
+    let preconf = Arc::new(Preconfirmations::new(store.clone(), cfg.chain.chain_id()));
+    let backend = Arc::new(NodeBackend::new(
+        store.clone(),
+        cfg.confirmations,
+        watcher.heads.clone(),
+        preconf,
+    ));
     backend.refresh(driver.state());
     let forwarder = Arc::new(SwappableForwarder::default());
     if let Some(u) = &cfg.proposer_url {
         forwarder.set(u).map_err(|e| NodeError::Config(e.to_string()))?;
     }
-    let rpc = RpcServer::start(
+    let lookahead = lookahead::LookaheadReader::new(
+        alloy_provider::RootProvider::new_http(url(&cfg.l1_rpc_url)?),
+        cfg.inbox,
+        cfg.l1_start_block,
+        Some(beacon),
+    );
+    let rpc = RpcServer::start_with(
         cfg.http_addr,
         RpcDeps {
             chain: Arc::new(store.clone()),
@@ -188,6 +207,7 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
             forwarder: forwarder.clone(),
             config: RpcConfig::new(cfg.chain.chain_id()),
         },
+        lookahead.into_rpc(),
     )
     .await
     .map_err(|e| NodeError::Rpc(e.to_string()))?;

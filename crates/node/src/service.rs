@@ -1,13 +1,17 @@
 //! The node's long-running pieces: the driver thread, the status backend served over RPC and the
 //! swappable transaction forwarder.
 
-use crate::{driver::Driver, meta};
+use crate::{
+    driver::Driver,
+    meta,
+    preconf::{ChainPosition, Preconfirmations},
+};
 use alloy_primitives::{B256, Bytes, U64};
 use based_derive::DerivationState;
 use based_l1::{FinishedHeight, L1Heads, L1Notification};
 use based_rpc::{
-    BasedBackend, BasedSyncStatus, ForwardError, HttpForwarder, L1Origin, ProviderError,
-    TxForwarder,
+    BasedBackend, BasedSyncStatus, ForwardError, HttpForwarder, L1Origin, PreconfBackend,
+    ProviderError, TxForwarder,
 };
 use based_storage::Store;
 use std::{
@@ -92,7 +96,8 @@ pub(crate) fn run_driver(
     }
 }
 
-/// Serves rollup status (`based_syncStatus`, `based_l1Origin`, the `safe`/`finalized` tags).
+/// Serves rollup status (`based_syncStatus`, `based_l1Origin`, the `safe`/`finalized` tags) and
+/// the preconfirmed state (`pending`, `based_preconfirm*`).
 #[derive(Debug)]
 pub struct NodeBackend {
     store: Store,
@@ -100,22 +105,36 @@ pub struct NodeBackend {
     heads: watch::Receiver<L1Heads>,
     status: RwLock<BasedSyncStatus>,
     halted: RwLock<Option<String>>,
+    preconf: Arc<Preconfirmations>,
 }
 
 impl NodeBackend {
-    /// A backend over `store` with the L1 heads from the watcher.
-    pub fn new(store: Store, confirmations: u64, heads: watch::Receiver<L1Heads>) -> Self {
+    /// A backend over `store` with the L1 heads from the watcher and the preconfirmed state.
+    pub fn new(
+        store: Store,
+        confirmations: u64,
+        heads: watch::Receiver<L1Heads>,
+        preconf: Arc<Preconfirmations>,
+    ) -> Self {
         Self {
             store,
             confirmations,
             heads,
             status: RwLock::new(BasedSyncStatus::default()),
             halted: RwLock::new(None),
+            preconf,
         }
     }
 
-    /// Recomputes the status after the driver reached `state`.
+    /// The preconfirmed state.
+    pub const fn preconfirmations(&self) -> &Arc<Preconfirmations> {
+        &self.preconf
+    }
+
+    /// Recomputes the status after the driver reached `state`, and rebases the pending block on
+    /// the new head.
     pub fn refresh(&self, state: &DerivationState) {
+        self.preconf.rebase(ChainPosition::of(state));
         let heads = *self.heads.borrow();
         let processed = state.l1_head().number;
         let l1_head = heads.latest.map_or(processed, |h| h.number).max(processed);
@@ -176,6 +195,10 @@ impl BasedBackend for NodeBackend {
     fn is_syncing(&self) -> bool {
         let s = self.sync_status();
         s.l1_head.saturating_sub(s.l1_processed) > U64::from(self.confirmations.max(2))
+    }
+
+    fn preconf(&self) -> Option<&dyn PreconfBackend> {
+        Some(&*self.preconf)
     }
 }
 

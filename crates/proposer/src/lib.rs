@@ -2,8 +2,13 @@
 //! transactions, one batch per proposal (docs/protocol.md §3).
 //!
 //! The proposer is untrusted by design: nodes re-check every rule of the spec and skip what is
-//! invalid, so a proposer bug can waste L1 gas but never break the L2. It is permissionless in v0;
-//! the preconfirmation gateway later becomes the poster.
+//! invalid, so a proposer bug can waste L1 gas but never break the L2.
+//!
+//! Posting rights (docs/lookahead.md §4): if the `Inbox` has a preconfer source (`Lookahead` or
+//! `Whitelist`), the proposer posts only when the next L1 slot is its own (its signer is the slot
+//! preconfer's committer), has no preconfer, or the escape hatch is open ([`may_propose`]); else it
+//! keeps its transactions for a later slot. A proposal that still lands in a slot it may not use
+//! reverts and is requeued (gas lost, nothing else).
 //!
 //! Invariants:
 //! - Every manifest it builds satisfies the contextual rules it can check locally (timestamps
@@ -11,16 +16,18 @@
 //!   block gas limit respected by the sum of declared transaction gas limits).
 //! - Transactions taken from the pool are put back (in order) when a proposal fails to land.
 
+pub mod lookahead;
 pub mod pool;
 mod rpc;
 
 use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
 use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
+use alloy_sol_types::sol;
 use based_contracts::Inbox;
 use based_primitives::{Batch, BlockManifest, L1Anchor};
 use pool::{PooledTx, TxPool};
@@ -29,6 +36,12 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 pub use rpc::ProposerRpcClient;
+
+/// Gas limit of a `propose` transaction. Fixed, not estimated: an estimate is made in the current
+/// slot, the transaction runs in the next one, whose posting-rights check may cost more (a preconfer
+/// lookup through the `Lookahead` and the `Registry`; up to `MAX_SERVED_PER_PROPOSAL` forced
+/// transactions marked served). Only gas used is paid.
+pub const PROPOSE_GAS_LIMIT: u64 = 1_000_000;
 
 /// How long the proposer waits for its blob transaction to be included before requeueing.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,6 +71,10 @@ pub struct ProposerConfig {
     pub pool_capacity: usize,
     /// Maximum blobs per proposal.
     pub max_blobs: usize,
+    /// Beacon API URLs for the proposer duties: with them, and an `Inbox` in opt-in mode, the
+    /// proposer posts each next epoch's lookahead when its signer is an opted-in committer
+    /// ([`lookahead::post_next_epoch`]). Empty: it never posts a lookahead.
+    pub beacon_urls: Vec<String>,
 }
 
 /// Errors of one proposal attempt.
@@ -151,6 +168,7 @@ pub struct ProposerHandle {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     server: jsonrpsee::server::ServerHandle,
+    paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ProposerHandle {
@@ -164,12 +182,132 @@ impl ProposerHandle {
         &self.pool
     }
 
+    /// Pauses (`true`) or resumes proposing; transactions keep queueing meanwhile. A paused proposer
+    /// is what a silent (censoring) preconfer looks like from L1.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Stops the proposal loop and the RPC server and waits for both.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.server.stop();
         self.server.stopped().await;
         let _ = self.task.await;
+    }
+}
+
+sol! {
+    /// What the proposer asks the `Inbox`'s preconfer source (contracts/src/IPreconferSource.sol,
+    /// SlotClock.sol).
+    interface IPreconferClock {
+        function slotAt(uint256 timestamp) external view returns (uint256);
+        function genesisTimestamp() external view returns (uint256);
+        function secondsPerSlot() external view returns (uint256);
+        function slotsPerEpoch() external view returns (uint256);
+        function preconferAt(uint256 slot) external view returns (bytes32 pubkeyHash, address committer);
+    }
+}
+
+async fn view<P: Provider, C: SolCall>(
+    l1: &P,
+    to: Address,
+    call: C,
+) -> Result<C::Return, ProposerError> {
+    let tx = TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
+    let out = l1.call(tx).await.map_err(|e| ProposerError::Rpc(e.to_string()))?;
+    C::abi_decode_returns(&out).map_err(|e| ProposerError::Rpc(e.to_string()))
+}
+
+/// The `Inbox`'s preconfer source (`None`: permissionless).
+pub async fn preconfer_source<P: Provider>(
+    l1: &P,
+    inbox: Address,
+) -> Result<Option<Address>, ProposerError> {
+    let source = view(l1, inbox, Inbox::preconferSourceCall {}).await?;
+    Ok((!source.is_zero()).then_some(source))
+}
+
+/// Whether `me` may propose in the L1 block after one with timestamp `head_timestamp` (the next
+/// slot): the Inbox is permissionless, its escape hatch is open, or the next slot's preconfer is
+/// none or has `me` as committer. Returns the slot checked and the answer.
+pub async fn may_propose<P: Provider>(
+    l1: &P,
+    inbox: Address,
+    source: Option<Address>,
+    me: Address,
+    head_timestamp: u64,
+) -> Result<(Option<u64>, bool), ProposerError> {
+    let Some(source) = source else { return Ok((None, true)) };
+    let seconds = view(l1, source, IPreconferClock::secondsPerSlotCall {}).await?;
+    let next = U256::from(head_timestamp).saturating_add(seconds.max(U256::from(1)));
+    let slot = view(l1, source, IPreconferClock::slotAtCall { timestamp: next }).await?;
+    let slot_u64 = u64::try_from(slot).ok();
+    if view(l1, inbox, Inbox::escapeHatchOpenCall {}).await? {
+        return Ok((slot_u64, true));
+    }
+    let preconfer = view(l1, source, IPreconferClock::preconferAtCall { slot }).await?;
+    Ok((slot_u64, preconfer.committer.is_zero() || preconfer.committer == me))
+}
+
+/// The lookahead poster of a `Lookahead` preconfer source (`None` if the source is a `Whitelist`
+/// or a URL is malformed).
+async fn lookahead_poster<P: Provider>(
+    l1: &P,
+    source: Address,
+    beacon_urls: &[String],
+) -> Option<lookahead::PosterConfig> {
+    // Only a `Lookahead` has a registry.
+    view(l1, source, based_contracts::Lookahead::registryCall {}).await.ok()?;
+    let clock = based_lookahead::SlotClock::new(
+        u64::try_from(view(l1, source, IPreconferClock::genesisTimestampCall {}).await.ok()?)
+            .ok()?,
+        u64::try_from(view(l1, source, IPreconferClock::secondsPerSlotCall {}).await.ok()?).ok()?,
+        u64::try_from(view(l1, source, IPreconferClock::slotsPerEpochCall {}).await.ok()?).ok()?,
+    )
+    .ok()?;
+    let urls = beacon_urls
+        .iter()
+        .map(|u| u.parse())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| warn!(target: "proposer", error = %e, "bad beacon URL: no lookahead posting"))
+        .ok()?;
+    info!(target: "proposer", lookahead = %source, "posting the lookahead of each next epoch when ours");
+    Some(lookahead::PosterConfig {
+        lookahead: source,
+        clock,
+        beacon: based_beacon::BeaconClient::new(based_beacon::BeaconClientConfig::new(urls)),
+    })
+}
+
+/// One lookahead post attempt per L1 head until the next epoch is done (posted by anyone, or not
+/// ours); failures are retried at the next head.
+async fn post_lookahead<P: Provider>(
+    l1: &P,
+    poster: &lookahead::PosterConfig,
+    me: Address,
+    done: &mut Option<u64>,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let next = poster.clock.epoch_of(poster.clock.slot_at(now)).saturating_add(1);
+    if *done == Some(next) {
+        return;
+    }
+    match lookahead::post_next_epoch(l1, poster, me, now).await {
+        Ok(lookahead::PostOutcome::Posted { epoch, entries, poster_key, tx }) => {
+            info!(target: "proposer::lookahead", epoch, entries, %poster_key, %tx, "lookahead posted");
+            *done = Some(epoch);
+        }
+        Ok(lookahead::PostOutcome::AlreadyPosted { epoch })
+        | Ok(lookahead::PostOutcome::NotOurs { epoch, .. }) => {
+            debug!(target: "proposer::lookahead", epoch, "lookahead not ours to post or already posted");
+            *done = Some(epoch);
+        }
+        Err(e) => {
+            warn!(target: "proposer::lookahead", error = %e, "lookahead post failed; retrying")
+        }
     }
 }
 
@@ -181,11 +319,17 @@ pub async fn spawn(config: ProposerConfig) -> Result<ProposerHandle, ProposerErr
         .map_err(|e| ProposerError::Server(e.to_string()))?;
     info!(target: "proposer", %rpc_addr, inbox = %config.inbox, "proposer listening");
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(run(config, pool.clone(), rx));
-    Ok(ProposerHandle { rpc_addr, pool, shutdown, task, server })
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = tokio::spawn(run(config, pool.clone(), rx, paused.clone()));
+    Ok(ProposerHandle { rpc_addr, pool, shutdown, task, server, paused })
 }
 
-async fn run(config: ProposerConfig, pool: Arc<TxPool>, mut shutdown: watch::Receiver<bool>) {
+async fn run(
+    config: ProposerConfig,
+    pool: Arc<TxPool>,
+    mut shutdown: watch::Receiver<bool>,
+    paused: Arc<std::sync::atomic::AtomicBool>,
+) {
     let wallet = EthereumWallet::from(config.signer.clone());
     let l1 = match config.l1_rpc_url.parse() {
         // Nonces are read from L1 for every proposal (no cache): after an L1 reorg a cached
@@ -208,6 +352,31 @@ async fn run(config: ProposerConfig, pool: Arc<TxPool>, mut shutdown: watch::Rec
         .as_ref()
         .and_then(|u| u.parse().ok())
         .map(|url| ProviderBuilder::new().connect_http(url));
+    let me = config.signer.address();
+    // The Inbox's preconfer source is immutable: read once (retried until L1 answers).
+    let source = loop {
+        match preconfer_source(&l1, config.inbox).await {
+            Ok(source) => break source,
+            Err(e) => {
+                warn!(target: "proposer", error = %e, "cannot read the Inbox's preconfer source; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(config.poll_interval.max(Duration::from_millis(200))) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    if let Some(source) = source {
+        info!(target: "proposer", %source, committer = %me, "posting rights enforced: proposing only in own or open slots");
+    }
+    let poster = match source {
+        Some(source) if !config.beacon_urls.is_empty() => {
+            lookahead_poster(&l1, source, &config.beacon_urls).await
+        }
+        _ => None,
+    };
+    let mut posted_epoch: Option<u64> = None;
+    let mut last_post_head = 0u64;
     let mut last_l1 = 0u64;
     // Timestamp of our last landed proposal and the L1 block it landed in: it counts as the L2
     // parent (the node may not have derived it yet) only while that L1 block is canonical.
@@ -230,10 +399,33 @@ async fn run(config: ProposerConfig, pool: Arc<TxPool>, mut shutdown: watch::Rec
             }
         };
         backoff = config.poll_interval;
-        if head == last_l1 || pool.is_empty() {
+        if let Some(poster) = poster.as_ref()
+            && head != last_post_head
+        {
+            last_post_head = head;
+            post_lookahead(&l1, poster, me, &mut posted_epoch).await;
+        }
+        if head == last_l1 || pool.is_empty() || paused.load(std::sync::atomic::Ordering::Relaxed) {
             continue;
         }
         last_l1 = head;
+        if source.is_some() {
+            let head_ts = match l1.get_block_by_number(head.into()).await {
+                Ok(Some(b)) => b.header.timestamp,
+                _ => continue,
+            };
+            match may_propose(&l1, config.inbox, source, me, head_ts).await {
+                Ok((_, true)) => {}
+                Ok((slot, false)) => {
+                    debug!(target: "proposer", ?slot, "next slot belongs to another preconfer; waiting");
+                    continue;
+                }
+                Err(e) => {
+                    warn!(target: "proposer", error = %e, "posting rights unavailable; waiting");
+                    continue;
+                }
+            }
+        }
         let budget = config.max_blobs.saturating_mul(based_blob::USABLE_BYTES_PER_BLOB) / 10 * 9;
         let txs = pool.take(budget, based_primitives::MAX_TXS_PER_BATCH);
         if txs.is_empty() {
@@ -300,6 +492,7 @@ async fn propose_once<P: Provider, Q: Provider>(
     let mut request = TransactionRequest::default()
         .with_to(config.inbox)
         .with_input(Bytes::from(Inbox::proposeCall {}.abi_encode()))
+        .with_gas_limit(PROPOSE_GAS_LIMIT)
         .with_blob_sidecar_4844(sidecar);
     request.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
     request.populate_blob_hashes();

@@ -8,7 +8,10 @@ use alloy_rpc_types_eth::{
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 
-use crate::backend::{BasedSyncStatus, L1Origin};
+use crate::{
+    backend::{BasedSyncStatus, L1Origin},
+    preconf::{PreconfList, PreconfStatus, Preconfirmation},
+};
 
 /// The `eth_` namespace.
 #[rpc(server, namespace = "eth")]
@@ -181,4 +184,30 @@ pub trait BasedApi {
     /// `based_l1Origin`: the L1 inclusion block, proposal id and anchor of an L2 block.
     #[method(name = "l1Origin")]
     async fn l1_origin(&self, block: BlockNumberOrTag) -> RpcResult<Option<L1Origin>>;
+
+    /// `based_preconfirm(rawTx, slot, deadline?)`: executes a signed transaction on top of the
+    /// pending block and, if valid, appends it; answers its position, gas used and status. Errors
+    /// (nothing changed): -32013 nonce, -32014 funds, -32012 no gas left in the pending block,
+    /// -32016 chain id, -32602 invalid, -32603 unavailable. `deadline` (Unix seconds): the L1 time
+    /// after which the node reports the promise as overdue if it is not on L2.
+    #[method(name = "preconfirm")]
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: U64,
+        deadline: Option<U64>,
+    ) -> RpcResult<Preconfirmation>;
+
+    /// `based_dropPreconfirmed(txHash)`: removes a pending transaction (the gateway could not make
+    /// its promise durable) and re-executes the rest; `false` if it was not pending.
+    #[method(name = "dropPreconfirmed")]
+    async fn drop_preconfirmed(&self, tx_hash: B256) -> RpcResult<bool>;
+
+    /// `based_preconfirmations`: the pending transactions in order and the broken promises.
+    #[method(name = "preconfirmations")]
+    async fn preconfirmations(&self) -> RpcResult<PreconfList>;
+
+    /// `based_preconfirmStatus`: session, L2 head and counts (cheap).
+    #[method(name = "preconfirmStatus")]
+    async fn preconfirm_status(&self) -> RpcResult<PreconfStatus>;
 }

@@ -144,6 +144,13 @@ pub trait BasedBackend: Send + Sync + 'static {
     fn pending_nonce(&self, _address: Address) -> Option<u64> {
         None
     }
+
+    /// The node's preconfirmed state: the `pending` tag reads its pending block and the
+    /// `based_preconfirm*` methods drive it. Default: none (`pending` equals `latest`, the
+    /// methods answer that preconfirmations are unavailable).
+    fn preconf(&self) -> Option<&dyn crate::PreconfBackend> {
+        None
+    }
 }
 
 /// Error returned by a [`TxForwarder`].
@@ -178,6 +185,15 @@ where
     D: DatabaseRef + Send + Sync + 'static,
 {
     Box::new(Erased(db))
+}
+
+/// Adapts any revm [`DatabaseRef`] into a shareable state (what [`crate::PendingBlock::state`]
+/// holds).
+pub fn share_state<D>(db: D) -> std::sync::Arc<dyn DatabaseRef<Error = ErasedError> + Send + Sync>
+where
+    D: DatabaseRef + Send + Sync + 'static,
+{
+    std::sync::Arc::new(Erased(db))
 }
 
 struct Erased<D>(D);

@@ -11,8 +11,14 @@ use alloy_rpc_types_eth::{
 use crate::backend::{BlockBody, SealedHeader};
 
 /// Builds the RPC block (with full transactions or only hashes). `size` is the RLP length of the
-/// whole block, as geth reports it.
-pub(crate) fn rpc_block(sealed: &SealedHeader, body: BlockBody, full: bool) -> Block {
+/// whole block, as geth reports it. Full transactions carry `tx_block_hash` (the block's hash, or
+/// `None` for the pending block, whose hash is provisional).
+pub(crate) fn rpc_block(
+    sealed: &SealedHeader,
+    body: BlockBody,
+    full: bool,
+    tx_block_hash: Option<B256>,
+) -> Block {
     let BlockBody { transactions, senders, withdrawals } = body;
     let consensus_body =
         alloy_consensus::BlockBody { transactions, ommers: Vec::new(), withdrawals };
@@ -32,7 +38,7 @@ pub(crate) fn rpc_block(sealed: &SealedHeader, body: BlockBody, full: bool) -> B
                         tx,
                         sender,
                         TxMeta {
-                            block_hash: sealed.hash,
+                            block_hash: tx_block_hash,
                             block_number: header.number,
                             index: index as u64,
                             base_fee,
@@ -62,7 +68,8 @@ pub(crate) fn rpc_block(sealed: &SealedHeader, body: BlockBody, full: bool) -> B
 /// Position of a transaction in a block.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TxMeta {
-    pub(crate) block_hash: B256,
+    /// `None` for a pending transaction.
+    pub(crate) block_hash: Option<B256>,
     pub(crate) block_number: u64,
     pub(crate) index: u64,
     pub(crate) base_fee: Option<u64>,
@@ -73,7 +80,7 @@ pub(crate) fn rpc_transaction(tx: TxEnvelope, sender: Address, meta: TxMeta) -> 
     let info = TransactionInfo {
         hash: Some(*tx.tx_hash()),
         index: Some(meta.index),
-        block_hash: Some(meta.block_hash),
+        block_hash: meta.block_hash,
         block_number: Some(meta.block_number),
         base_fee: meta.base_fee,
         block_timestamp: None,
@@ -84,9 +91,11 @@ pub(crate) fn rpc_transaction(tx: TxEnvelope, sender: Address, meta: TxMeta) -> 
 /// Builds the RPC receipts of all transactions of a block.
 ///
 /// `gasUsed` is the difference of consecutive cumulative gas values, `logIndex` counts logs across
-/// the whole block, `contractAddress` is `CREATE(sender, nonce)` for creations.
+/// the whole block, `contractAddress` is `CREATE(sender, nonce)` for creations. Receipts and logs
+/// carry `block_hash` (`None` for the pending block).
 pub(crate) fn rpc_receipts(
     sealed: &SealedHeader,
+    block_hash: Option<B256>,
     body: &BlockBody,
     receipts: Vec<ReceiptEnvelope>,
 ) -> Vec<TransactionReceipt> {
@@ -104,7 +113,7 @@ pub(crate) fn rpc_receipts(
         let inner = receipt.map_logs(|log| {
             let rpc_log = Log {
                 inner: log,
-                block_hash: Some(sealed.hash),
+                block_hash,
                 block_number: Some(header.number),
                 block_timestamp: Some(header.timestamp),
                 transaction_hash: Some(tx_hash),
@@ -123,7 +132,7 @@ pub(crate) fn rpc_receipts(
             inner,
             transaction_hash: tx_hash,
             transaction_index: Some(index as u64),
-            block_hash: Some(sealed.hash),
+            block_hash,
             block_number: Some(header.number),
             gas_used,
             effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),

@@ -11,7 +11,10 @@ use jsonrpsee::types::{
     error::{INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE},
 };
 
-use crate::backend::{ForwardError, ProviderError};
+use crate::{
+    backend::{ForwardError, ProviderError},
+    preconf::PreconfError,
+};
 
 /// geth's code for a reverted `eth_call` / `eth_estimateGas`.
 pub const EXECUTION_REVERTED_CODE: i32 = 3;
@@ -76,6 +79,9 @@ pub enum RpcError {
     /// The proposer rejected a forwarded transaction, or could not be reached.
     #[error(transparent)]
     Forward(#[from] ForwardError),
+    /// `based_preconfirm` / `based_dropPreconfirmed` refused (codes of [`PreconfError::code`]).
+    #[error(transparent)]
+    Preconf(#[from] PreconfError),
     /// Storage failure.
     #[error("internal error: {0}")]
     Provider(#[from] ProviderError),
@@ -107,6 +113,7 @@ impl RpcError {
             Self::Reverted { .. } => EXECUTION_REVERTED_CODE,
             Self::LogsBlockRangeTooLarge(_) | Self::TooManyLogs(_) => LIMIT_EXCEEDED_CODE,
             Self::Forward(ForwardError::Rejected { code, .. }) => *code,
+            Self::Preconf(e) => e.code(),
             Self::Provider(_) | Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::HeaderNotFound
             | Self::NonCanonicalBlock(_)
@@ -132,6 +139,18 @@ impl From<RpcError> for ErrorObjectOwned {
             }
             RpcError::Forward(ForwardError::Rejected { message, data, .. }) => {
                 Self::owned(code, message, data)
+            }
+            RpcError::Preconf(err) => {
+                let data = match &err {
+                    PreconfError::Nonce { got, expected } => {
+                        Some(serde_json::json!({ "got": got, "expected": expected }))
+                    }
+                    PreconfError::Gas { tx_gas_limit, available } => Some(
+                        serde_json::json!({ "txGasLimit": tx_gas_limit, "available": available }),
+                    ),
+                    _ => None,
+                };
+                Self::owned(code, err.to_string(), data)
             }
             other => Self::owned(code, other.to_string(), None::<()>),
         }

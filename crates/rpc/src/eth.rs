@@ -15,12 +15,36 @@ use tracing::{debug, warn};
 
 use crate::{
     api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer},
-    backend::{BasedSyncStatus, L1Origin, SealedHeader, StateView},
+    backend::{BasedSyncStatus, BlockBody, L1Origin, SealedHeader, StateView},
     convert::{TxMeta, rpc_block, rpc_receipts, rpc_transaction},
     error::{self, RpcError},
     evm::{self, CallParams},
+    preconf::{PendingBlock, PreconfError, PreconfList, PreconfStatus, Preconfirmation},
     server::RpcDeps,
 };
+
+/// The block a request resolved to: a canonical block, or the node's pending block.
+enum BlockRef {
+    Canonical(Box<SealedHeader>),
+    Pending(Arc<PendingBlock>),
+}
+
+impl BlockRef {
+    fn header(&self) -> &SealedHeader {
+        match self {
+            Self::Canonical(h) => h,
+            Self::Pending(p) => &p.header,
+        }
+    }
+
+    /// The hash transactions, receipts and logs of the block carry (`None` when pending).
+    const fn tx_block_hash(&self) -> Option<B256> {
+        match self {
+            Self::Canonical(h) => Some(h.hash),
+            Self::Pending(_) => None,
+        }
+    }
+}
 
 /// Largest raw transaction accepted by `eth_sendRawTransaction` (geth's limit).
 pub const MAX_RAW_TX_SIZE: usize = 128 * 1024;
@@ -48,6 +72,40 @@ impl EthHandler {
 
     fn head(&self) -> error::RpcResult<u64> {
         Ok(self.deps.chain.head_number()?)
+    }
+
+    /// The node's pending block, if it keeps one and it builds on the current head.
+    fn pending(&self) -> error::RpcResult<Option<Arc<PendingBlock>>> {
+        let Some(pending) = self.deps.based.preconf().and_then(|p| p.pending_block()) else {
+            return Ok(None);
+        };
+        let head = self.head()?;
+        if pending.header.header.number != head.saturating_add(1) {
+            return Ok(None);
+        }
+        let parent = self.deps.chain.header_by_number(head)?.map(|h| h.hash);
+        Ok((parent == Some(pending.header.header.parent_hash)).then_some(pending))
+    }
+
+    /// Resolves a tag to a block: `pending` is the pending block when there is one, else the head.
+    fn block_by_tag(&self, tag: BlockNumberOrTag) -> error::RpcResult<Option<BlockRef>> {
+        if tag == BlockNumberOrTag::Pending
+            && let Some(pending) = self.pending()?
+        {
+            return Ok(Some(BlockRef::Pending(pending)));
+        }
+        Ok(Self::canonical(self.header_by_tag(tag)?))
+    }
+
+    fn canonical(header: Option<SealedHeader>) -> Option<BlockRef> {
+        header.map(|h| BlockRef::Canonical(Box::new(h)))
+    }
+
+    fn body_of(&self, block: &BlockRef) -> error::RpcResult<Option<BlockBody>> {
+        match block {
+            BlockRef::Canonical(h) => Ok(self.deps.chain.body(h.header.number)?),
+            BlockRef::Pending(p) => Ok(Some(p.body.clone())),
+        }
     }
 
     /// Resolves a tag or number to a block number; `None` if the number is beyond the head.
@@ -96,8 +154,13 @@ impl EthHandler {
         }
     }
 
-    /// Header and state for a state query.
+    /// Header and state for a state query (`pending`: the pending block and its state).
     fn state_at(&self, id: Option<BlockId>) -> error::RpcResult<(SealedHeader, StateView)> {
+        if id == Some(BlockId::Number(BlockNumberOrTag::Pending))
+            && let Some(pending) = self.pending()?
+        {
+            return Ok((pending.header.clone(), pending.state_view()));
+        }
         let header = self.header_by_id(id)?;
         let state = self
             .deps
@@ -107,31 +170,32 @@ impl EthHandler {
         Ok((header, state))
     }
 
-    fn block(&self, header: Option<SealedHeader>, full: bool) -> error::RpcResult<Option<Block>> {
-        let Some(header) = header else { return Ok(None) };
-        let Some(body) = self.deps.chain.body(header.header.number)? else { return Ok(None) };
-        Ok(Some(rpc_block(&header, body, full)))
+    fn block(&self, block: Option<BlockRef>, full: bool) -> error::RpcResult<Option<Block>> {
+        let Some(block) = block else { return Ok(None) };
+        let Some(body) = self.body_of(&block)? else { return Ok(None) };
+        Ok(Some(rpc_block(block.header(), body, full, block.tx_block_hash())))
     }
 
-    fn tx_count(&self, header: Option<SealedHeader>) -> error::RpcResult<Option<U64>> {
-        let Some(header) = header else { return Ok(None) };
-        Ok(self.deps.chain.body(header.header.number)?.map(|b| U64::from(b.transactions.len())))
+    fn tx_count(&self, block: Option<BlockRef>) -> error::RpcResult<Option<U64>> {
+        let Some(block) = block else { return Ok(None) };
+        Ok(self.body_of(&block)?.map(|b| U64::from(b.transactions.len())))
     }
 
     fn tx_by_block_and_index(
         &self,
-        header: Option<SealedHeader>,
+        block: Option<BlockRef>,
         index: U64,
     ) -> error::RpcResult<Option<Transaction>> {
-        let Some(header) = header else { return Ok(None) };
-        let Some(body) = self.deps.chain.body(header.header.number)? else { return Ok(None) };
+        let Some(block) = block else { return Ok(None) };
+        let Some(body) = self.body_of(&block)? else { return Ok(None) };
         let index: u64 = index.to();
         let i = usize::try_from(index).unwrap_or(usize::MAX);
         let (Some(tx), Some(sender)) = (body.transactions.get(i), body.senders.get(i)) else {
             return Ok(None);
         };
+        let header = block.header();
         let meta = TxMeta {
-            block_hash: header.hash,
+            block_hash: block.tx_block_hash(),
             block_number: header.header.number,
             index,
             base_fee: header.header.base_fee_per_gas,
@@ -141,23 +205,41 @@ impl EthHandler {
 
     fn block_receipts_of(
         &self,
-        header: &SealedHeader,
+        block: &BlockRef,
     ) -> error::RpcResult<Option<Vec<TransactionReceipt>>> {
-        let n = header.header.number;
-        let (Some(body), Some(receipts)) = (self.deps.chain.body(n)?, self.deps.chain.receipts(n)?)
-        else {
-            return Ok(None);
+        let header = block.header();
+        let (body, receipts) = match block {
+            BlockRef::Canonical(h) => {
+                let n = h.header.number;
+                let (Some(body), Some(receipts)) =
+                    (self.deps.chain.body(n)?, self.deps.chain.receipts(n)?)
+                else {
+                    return Ok(None);
+                };
+                (body, receipts)
+            }
+            BlockRef::Pending(p) => (p.body.clone(), p.receipts.clone()),
         };
-        Ok(Some(rpc_receipts(header, &body, receipts)))
+        Ok(Some(rpc_receipts(header, block.tx_block_hash(), &body, receipts)))
+    }
+
+    /// A canonical transaction's block and index, else a pending one's.
+    fn locate(&self, hash: B256) -> error::RpcResult<Option<(BlockRef, u64)>> {
+        if let Some(loc) = self.deps.chain.transaction_by_hash(hash)? {
+            let Some(header) = self.deps.chain.header_by_number(loc.block_number)? else {
+                return Ok(None);
+            };
+            return Ok(Some((BlockRef::Canonical(Box::new(header)), loc.index)));
+        }
+        let Some(pending) = self.pending()? else { return Ok(None) };
+        let Some(index) = pending.position(hash) else { return Ok(None) };
+        Ok(Some((BlockRef::Pending(pending), index as u64)))
     }
 
     fn receipt(&self, hash: B256) -> error::RpcResult<Option<TransactionReceipt>> {
-        let Some(loc) = self.deps.chain.transaction_by_hash(hash)? else { return Ok(None) };
-        let Some(header) = self.deps.chain.header_by_number(loc.block_number)? else {
-            return Ok(None);
-        };
-        let Some(receipts) = self.block_receipts_of(&header)? else { return Ok(None) };
-        let index = usize::try_from(loc.index).unwrap_or(usize::MAX);
+        let Some((block, index)) = self.locate(hash)? else { return Ok(None) };
+        let Some(receipts) = self.block_receipts_of(&block)? else { return Ok(None) };
+        let index = usize::try_from(index).unwrap_or(usize::MAX);
         Ok(receipts.into_iter().nth(index))
     }
 
@@ -202,7 +284,10 @@ impl EthHandler {
             if !filter.matches_bloom(header.header.logs_bloom) {
                 continue;
             }
-            let Some(receipts) = self.block_receipts_of(&header)? else { continue };
+            let Some(receipts) = self.block_receipts_of(&BlockRef::Canonical(Box::new(header)))?
+            else {
+                continue;
+            };
             for receipt in receipts {
                 for log in receipt.inner.logs() {
                     if filter.matches(&log.inner) {
@@ -404,28 +489,30 @@ impl EthApiServer for EthHandler {
         number: BlockNumberOrTag,
         full: bool,
     ) -> RpcResult<Option<Block>> {
-        ok(self.header_by_tag(number).and_then(|h| self.block(h, full)))
+        ok(self.block_by_tag(number).and_then(|b| self.block(b, full)))
     }
 
     async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
         ok(self
             .header_by_hash_or_number(BlockHashOrNumber::Hash(hash))
-            .and_then(|h| self.block(h, full)))
+            .and_then(|h| self.block(Self::canonical(h), full)))
     }
 
     async fn block_transaction_count_by_number(
         &self,
         number: BlockNumberOrTag,
     ) -> RpcResult<Option<U64>> {
-        ok(self.header_by_tag(number).and_then(|h| self.tx_count(h)))
+        ok(self.block_by_tag(number).and_then(|b| self.tx_count(b)))
     }
 
     async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        ok(self.header_by_hash_or_number(hash.into()).and_then(|h| self.tx_count(h)))
+        ok(self
+            .header_by_hash_or_number(hash.into())
+            .and_then(|h| self.tx_count(Self::canonical(h))))
     }
 
     async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
-        ok(self.header_by_tag(number).map(|h| h.map(|_| U64::ZERO)))
+        ok(self.block_by_tag(number).map(|b| b.map(|_| U64::ZERO)))
     }
 
     async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
@@ -516,19 +603,22 @@ impl EthApiServer for EthHandler {
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         let res = (|| -> error::RpcResult<Option<Transaction>> {
-            let Some(loc) = self.deps.chain.transaction_by_hash(hash)? else { return Ok(None) };
-            let base_fee = self
-                .deps
-                .chain
-                .header_by_number(loc.block_number)?
-                .and_then(|h| h.header.base_fee_per_gas);
-            let meta = TxMeta {
-                block_hash: loc.block_hash,
-                block_number: loc.block_number,
-                index: loc.index,
-                base_fee,
-            };
-            Ok(Some(rpc_transaction(loc.transaction, loc.sender, meta)))
+            if let Some(loc) = self.deps.chain.transaction_by_hash(hash)? {
+                let base_fee = self
+                    .deps
+                    .chain
+                    .header_by_number(loc.block_number)?
+                    .and_then(|h| h.header.base_fee_per_gas);
+                let meta = TxMeta {
+                    block_hash: Some(loc.block_hash),
+                    block_number: loc.block_number,
+                    index: loc.index,
+                    base_fee,
+                };
+                return Ok(Some(rpc_transaction(loc.transaction, loc.sender, meta)));
+            }
+            let Some((block, index)) = self.locate(hash)? else { return Ok(None) };
+            self.tx_by_block_and_index(Some(block), U64::from(index))
         })();
         ok(res)
     }
@@ -538,7 +628,7 @@ impl EthApiServer for EthHandler {
         number: BlockNumberOrTag,
         index: U64,
     ) -> RpcResult<Option<Transaction>> {
-        ok(self.header_by_tag(number).and_then(|h| self.tx_by_block_and_index(h, index)))
+        ok(self.block_by_tag(number).and_then(|b| self.tx_by_block_and_index(b, index)))
     }
 
     async fn transaction_by_block_hash_and_index(
@@ -548,7 +638,7 @@ impl EthApiServer for EthHandler {
     ) -> RpcResult<Option<Transaction>> {
         ok(self
             .header_by_hash_or_number(hash.into())
-            .and_then(|h| self.tx_by_block_and_index(h, index)))
+            .and_then(|h| self.tx_by_block_and_index(Self::canonical(h), index)))
     }
 
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
@@ -556,12 +646,14 @@ impl EthApiServer for EthHandler {
     }
 
     async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
-        let header = match block {
-            BlockId::Hash(h) => self.header_by_hash_or_number(h.block_hash.into()),
-            BlockId::Number(tag) => self.header_by_tag(tag),
+        let block = match block {
+            BlockId::Hash(h) => {
+                self.header_by_hash_or_number(h.block_hash.into()).map(Self::canonical)
+            }
+            BlockId::Number(tag) => self.block_by_tag(tag),
         };
-        ok(header.and_then(|h| match h {
-            Some(h) => self.block_receipts_of(&h),
+        ok(block.and_then(|b| match b {
+            Some(b) => self.block_receipts_of(&b),
             None => Ok(None),
         }))
     }
@@ -655,5 +747,44 @@ impl BasedApiServer for EthHandler {
             }
         })();
         ok(res)
+    }
+
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: U64,
+        deadline: Option<U64>,
+    ) -> RpcResult<Preconfirmation> {
+        let slot: u64 = slot.to();
+        let deadline = deadline.map(|d| d.to::<u64>());
+        ok(self
+            .run_blocking(move |this| {
+                Ok(this.preconf_backend()?.preconfirm(raw, slot, deadline)?)
+            })
+            .await)
+    }
+
+    async fn drop_preconfirmed(&self, tx_hash: B256) -> RpcResult<bool> {
+        ok(self
+            .run_blocking(move |this| Ok(this.preconf_backend()?.drop_preconfirmed(tx_hash)?))
+            .await)
+    }
+
+    async fn preconfirmations(&self) -> RpcResult<PreconfList> {
+        ok(self.preconf_backend().map(|p| p.preconfirmations()))
+    }
+
+    async fn preconfirm_status(&self) -> RpcResult<PreconfStatus> {
+        ok(self.preconf_backend().map(|p| p.status()))
+    }
+}
+
+impl EthHandler {
+    fn preconf_backend(&self) -> error::RpcResult<&dyn crate::PreconfBackend> {
+        self.deps.based.preconf().ok_or_else(|| {
+            RpcError::Preconf(PreconfError::Unavailable(
+                "this node keeps no preconfirmed state".into(),
+            ))
+        })
     }
 }

@@ -1,20 +1,27 @@
 //! L2 Ethereum JSON-RPC server of the based node (jsonrpsee, HTTP + WebSocket on one port).
 //!
 //! Serves the `eth_`, `net_`, `web3_` namespaces with the execution-apis wire format (alloy RPC
-//! types), plus `based_syncStatus` / `based_l1Origin`.
+//! types), plus `based_syncStatus` / `based_l1Origin` and the preconfirmation methods
+//! `based_preconfirm`, `based_dropPreconfirmed`, `based_preconfirmations`,
+//! `based_preconfirmStatus` (docs/protocol.md §10.5).
 //!
 //! The node plugs in three trait objects ([`RpcDeps`]):
 //! - [`ChainProvider`]: canonical headers, bodies, receipts, tx lookup and state readers
 //!   (implemented here for `based_storage::Store`, historical state included);
-//! - [`BasedBackend`]: L1/L2 sync status (resolves the `safe` / `finalized` tags), L1 origins;
+//! - [`BasedBackend`]: L1/L2 sync status (resolves the `safe` / `finalized` tags), L1 origins, and
+//!   optionally the node's preconfirmed state ([`PreconfBackend`]: the `pending` tag);
 //! - [`TxForwarder`]: where `eth_sendRawTransaction` sends transactions ([`HttpForwarder`]
 //!   forwards to the proposer's JSON-RPC endpoint).
 //!
 //! Invariants:
 //! - Read-only: the server never writes chain data; `eth_call` / `eth_estimateGas` run revm on a
-//!   cached view whose changes are discarded.
-//! - Only canonical blocks are visible (the provider holds only canonical blocks). `pending` is
-//!   `latest`.
+//!   cached view whose changes are discarded. Only `based_preconfirm` / `based_dropPreconfirmed`
+//!   change anything: the node's pending block, through [`PreconfBackend`].
+//! - Only canonical blocks are visible (the provider holds only canonical blocks), plus the
+//!   pending block under the `pending` tag when the backend keeps one ([`PendingBlock`]: the
+//!   preconfirmed transactions executed on the head); without one `pending` is `latest`. Pending
+//!   transactions and receipts (by hash) carry `blockNumber = head + 1`, their position as
+//!   `transactionIndex` and `blockHash: null`; a canonical inclusion always wins.
 //! - A raw transaction is forwarded only if it decodes as EIP-2718, is not a blob transaction,
 //!   carries this chain's id (EIP-155 replay protection required) and has a valid signature.
 //! - Bounded work per request: gas cap on calls, block range and result caps on `eth_getLogs`,
@@ -27,6 +34,7 @@ mod error;
 mod eth;
 mod evm;
 mod forwarder;
+mod preconf;
 mod server;
 mod store;
 #[cfg(any(test, feature = "test-utils"))]
@@ -35,7 +43,7 @@ pub mod test_utils;
 pub use api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer};
 pub use backend::{
     BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, ForwardError, L1Origin, ProviderError,
-    SealedHeader, StateView, TxForwarder, TxLocation, erase_state,
+    SealedHeader, StateView, TxForwarder, TxLocation, erase_state, share_state,
 };
 pub use error::{
     EXECUTION_REVERTED_CODE, INVALID_INPUT_CODE, LIMIT_EXCEEDED_CODE, RpcError,
@@ -43,6 +51,10 @@ pub use error::{
 };
 pub use eth::{MAX_RAW_TX_SIZE, client_version};
 pub use forwarder::HttpForwarder;
+pub use preconf::{
+    BrokenKind, BrokenPromise, PendingBlock, PreconfBackend, PreconfEntry, PreconfError,
+    PreconfList, PreconfStatus, Preconfirmation, codes as preconf_codes,
+};
 pub use server::{
     DEFAULT_GAS_CAP, DEFAULT_MAX_FEE_HISTORY_BLOCKS, DEFAULT_MAX_LOGS,
     DEFAULT_MAX_LOGS_BLOCK_RANGE, DEFAULT_SUGGESTED_PRIORITY_FEE, RpcConfig, RpcDeps, RpcServer,

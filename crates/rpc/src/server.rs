@@ -117,12 +117,23 @@ impl RpcServer {
     /// Binds `addr` (port 0 picks a free port) and starts serving. Must be called within a
     /// tokio runtime.
     pub async fn start(addr: SocketAddr, deps: RpcDeps) -> Result<RpcServerHandle, RpcServerError> {
+        Self::start_with(addr, deps, RpcModule::new(())).await
+    }
+
+    /// [`Self::start`] with more methods served beside the built-in ones (e.g. the node's
+    /// `based_lookahead`); a method name already served is an error.
+    pub async fn start_with(
+        addr: SocketAddr,
+        deps: RpcDeps,
+        extra: impl Into<jsonrpsee::Methods>,
+    ) -> Result<RpcServerHandle, RpcServerError> {
         let server_config = ServerConfig::builder()
             .max_connections(deps.config.max_connections)
             .max_request_body_size(deps.config.max_request_body_size)
             .max_response_body_size(deps.config.max_response_body_size)
             .build();
-        let module = rpc_module(deps)?;
+        let mut module = rpc_module(deps)?;
+        module.merge(extra)?;
         let server = Server::builder().set_config(server_config).build(addr).await?;
         let local_addr = server.local_addr()?;
         let handle = server.start(module);

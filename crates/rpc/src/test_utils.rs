@@ -27,9 +27,12 @@ use revm::{
 };
 
 use crate::{
-    BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, ForwardError, L1Origin, ProviderError,
-    SealedHeader, StateView, TxForwarder, TxLocation, erase_state,
+    BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, ForwardError, L1Origin, PendingBlock,
+    PreconfBackend, PreconfEntry, PreconfError, PreconfList, PreconfStatus, Preconfirmation,
+    ProviderError, SealedHeader, StateView, TxForwarder, TxLocation, erase_state, share_state,
 };
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::U64;
 
 /// Chain id used by the test chain.
 pub const TEST_CHAIN_ID: u64 = 4242;
@@ -129,6 +132,33 @@ impl MemoryChain {
     /// transactions are skipped.
     pub fn mine(&self, txs: Vec<TxEnvelope>) -> MinedBlock {
         let mut inner = self.inner.write().expect("lock");
+        let (block, mined) = Self::build(&inner, txs);
+        for (i, h) in mined.included.iter().enumerate() {
+            inner.txs.insert(*h, (block.header.header.number, i as u64));
+        }
+        inner.by_hash.insert(block.header.hash, block.header.header.number);
+        inner.blocks.push(block);
+        mined
+    }
+
+    /// Executes `txs` in order on top of the head without appending: the node's pending block
+    /// for them (invalid ones are skipped and listed in the second value).
+    pub fn pending_block(&self, txs: Vec<TxEnvelope>) -> (PendingBlock, MinedBlock) {
+        let inner = self.inner.read().expect("lock");
+        let (block, mined) = Self::build(&inner, txs);
+        let state = share_state(block.state);
+        (
+            PendingBlock {
+                header: block.header,
+                body: block.body,
+                receipts: block.receipts,
+                state,
+            },
+            mined,
+        )
+    }
+
+    fn build(inner: &Inner, txs: Vec<TxEnvelope>) -> (StoredBlock, MinedBlock) {
         let parent = inner.blocks.last().expect("genesis");
         let parent_header = parent.header.header.clone();
         let parent_hash = parent.header.hash;
@@ -225,11 +255,7 @@ impl MemoryChain {
         let hash = header.hash_slow();
         let sealed = SealedHeader { header, hash };
         let included_hashes: Vec<B256> = included.iter().map(|t| *t.tx_hash()).collect();
-        for (i, h) in included_hashes.iter().enumerate() {
-            inner.txs.insert(*h, (number, i as u64));
-        }
-        inner.by_hash.insert(hash, number);
-        inner.blocks.push(StoredBlock {
+        let block = StoredBlock {
             header: sealed.clone(),
             body: BlockBody {
                 transactions: included,
@@ -238,8 +264,8 @@ impl MemoryChain {
             },
             receipts,
             state: Arc::new(db),
-        });
-        MinedBlock { header: sealed, included: included_hashes, skipped }
+        };
+        (block, MinedBlock { header: sealed, included: included_hashes, skipped })
     }
 }
 
@@ -337,6 +363,8 @@ pub struct MockBased {
     pub syncing: Mutex<bool>,
     /// Returned by `pending_nonce`.
     pub pending_nonces: Mutex<HashMap<Address, u64>>,
+    /// The preconfirmed state (`pending` tag, `based_preconfirm*`).
+    pub preconf: MockPreconf,
 }
 
 impl BasedBackend for MockBased {
@@ -354,6 +382,143 @@ impl BasedBackend for MockBased {
 
     fn pending_nonce(&self, address: Address) -> Option<u64> {
         self.pending_nonces.lock().expect("lock").get(&address).copied()
+    }
+
+    fn preconf(&self) -> Option<&dyn PreconfBackend> {
+        Some(&self.preconf)
+    }
+}
+
+/// [`PreconfBackend`] over a [`MemoryChain`]: preconfirmed transactions are executed on the
+/// chain's head with [`MemoryChain::pending_block`] (rebuilt on every change). Without a chain
+/// ([`MockPreconf::attach`]) it keeps no pending block.
+#[derive(Debug, Default)]
+pub struct MockPreconf {
+    chain: Mutex<Option<MemoryChain>>,
+    accepted: Mutex<Vec<(TxEnvelope, u64)>>,
+    block: Mutex<Option<Arc<PendingBlock>>>,
+    /// If set, every `preconfirm` fails with this error.
+    pub refuse_with: Mutex<Option<PreconfError>>,
+}
+
+/// Session reported by [`MockPreconf`].
+pub const MOCK_SESSION: u64 = 7;
+
+impl MockPreconf {
+    /// Keeps the pending block on top of `chain`'s head.
+    pub fn attach(&self, chain: MemoryChain) {
+        *self.chain.lock().expect("lock") = Some(chain);
+        self.rebuild();
+    }
+
+    /// Re-executes the accepted transactions on the current head; drops the ones now included
+    /// or invalid. Returns the hashes skipped.
+    pub fn rebuild(&self) -> Vec<B256> {
+        let Some(chain) = self.chain.lock().expect("lock").clone() else { return Vec::new() };
+        let mut accepted = self.accepted.lock().expect("lock");
+        accepted
+            .retain(|(tx, _)| chain.transaction_by_hash(*tx.tx_hash()).ok().flatten().is_none());
+        let (block, mined) =
+            chain.pending_block(accepted.iter().map(|(tx, _)| tx.clone()).collect());
+        let skipped: Vec<B256> = mined.skipped.iter().map(|(h, _)| *h).collect();
+        accepted.retain(|(tx, _)| !skipped.contains(tx.tx_hash()));
+        *self.block.lock().expect("lock") = Some(Arc::new(block));
+        skipped
+    }
+}
+
+impl PreconfBackend for MockPreconf {
+    fn pending_block(&self) -> Option<Arc<PendingBlock>> {
+        self.block.lock().expect("lock").clone()
+    }
+
+    fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: u64,
+        _deadline: Option<u64>,
+    ) -> Result<Preconfirmation, PreconfError> {
+        if let Some(err) = self.refuse_with.lock().expect("lock").clone() {
+            return Err(err);
+        }
+        let tx = TxEnvelope::decode_2718(&mut raw.as_ref())
+            .map_err(|e| PreconfError::Invalid(e.to_string()))?;
+        let hash = *tx.tx_hash();
+        let known = self.accepted.lock().expect("lock").iter().any(|(t, _)| *t.tx_hash() == hash);
+        if !known {
+            self.accepted.lock().expect("lock").push((tx, slot));
+            if self.rebuild().contains(&hash) {
+                return Err(PreconfError::Invalid("skipped by the test chain".into()));
+            }
+        }
+        let block = self.pending_block().ok_or(PreconfError::Unavailable("no chain".into()))?;
+        let index = block.position(hash).ok_or(PreconfError::Unavailable("lost".into()))?;
+        let receipt = &block.receipts[index];
+        let before = index
+            .checked_sub(1)
+            .map_or(0, |i| alloy_consensus::TxReceipt::cumulative_gas_used(&block.receipts[i]));
+        Ok(Preconfirmation {
+            tx_hash: hash,
+            pending: true,
+            block_number: U64::from(block.header.header.number),
+            transaction_index: U64::from(index),
+            gas_used: U64::from(alloy_consensus::TxReceipt::cumulative_gas_used(receipt) - before),
+            status: alloy_consensus::TxReceipt::status(receipt),
+            session: U64::from(MOCK_SESSION),
+        })
+    }
+
+    fn drop_preconfirmed(&self, tx_hash: B256) -> Result<bool, PreconfError> {
+        let mut accepted = self.accepted.lock().expect("lock");
+        let before = accepted.len();
+        accepted.retain(|(tx, _)| *tx.tx_hash() != tx_hash);
+        let dropped = accepted.len() != before;
+        drop(accepted);
+        self.rebuild();
+        Ok(dropped)
+    }
+
+    fn preconfirmations(&self) -> PreconfList {
+        let block = self.pending_block();
+        let accepted = self.accepted.lock().expect("lock");
+        let pending = block
+            .iter()
+            .flat_map(|b| {
+                b.body.transactions.iter().zip(&b.body.senders).enumerate().map(
+                    |(i, (tx, sender))| PreconfEntry {
+                        tx_hash: *tx.tx_hash(),
+                        slot: U64::from(
+                            accepted
+                                .iter()
+                                .find(|(t, _)| t.tx_hash() == tx.tx_hash())
+                                .map_or(0, |(_, s)| *s),
+                        ),
+                        transaction_index: U64::from(i),
+                        sender: *sender,
+                        nonce: U64::from(tx.nonce()),
+                        gas_used: U64::ZERO,
+                        status: true,
+                    },
+                )
+            })
+            .collect();
+        PreconfList {
+            session: U64::from(MOCK_SESSION),
+            l2_head: U64::from(block.as_ref().map_or(0, |b| b.header.header.number - 1)),
+            gas_used: U64::from(block.as_ref().map_or(0, |b| b.header.header.gas_used)),
+            gas_limit: U64::from(TEST_GAS_LIMIT),
+            pending,
+            broken: Vec::new(),
+        }
+    }
+
+    fn status(&self) -> PreconfStatus {
+        PreconfStatus {
+            session: U64::from(MOCK_SESSION),
+            l2_head: U64::ZERO,
+            pending: U64::from(self.accepted.lock().expect("lock").len()),
+            broken: U64::ZERO,
+        }
     }
 }
 

@@ -676,3 +676,134 @@ async fn http_forwarder_forwards_to_upstream() {
     let err = based_rpc::TxForwarder::forward(&fwd, raw_tx).await.unwrap_err();
     assert!(matches!(err, ForwardError::Transport(_)), "{err:?}");
 }
+
+/// The `pending` tag and lookups by hash read the node's pending block (preconfirmed
+/// transactions on top of the head) until the real block lands; `based_preconfirm*` on the wire.
+#[tokio::test]
+async fn pending_tag_reads_the_preconfirmed_state() {
+    let f = setup(|_| {}).await;
+    let c = &f.client;
+    // Without a pending block, `pending` is `latest`.
+    let latest_balance = raw(c, "eth_getBalance", rpc_params![RECIPIENT, "latest"]).await.unwrap();
+    assert_eq!(
+        raw(c, "eth_getBalance", rpc_params![RECIPIENT, "pending"]).await.unwrap(),
+        latest_balance
+    );
+    f.based.preconf.attach(f.chain.clone());
+
+    // Preconfirm a transfer and a contract creation (nonces 5 and 6 of the dev account).
+    let transfer = eip1559(5, TxKind::Call(RECIPIENT), 500, Bytes::new());
+    let deploy = eip1559(6, TxKind::Create, 0, init_code());
+    let created = dev().create(6);
+    let mut answers = Vec::new();
+    for tx in [&transfer, &deploy] {
+        let raw_tx = Bytes::from(tx.encoded_2718());
+        answers.push(raw(c, "based_preconfirm", rpc_params![raw_tx, "0x9"]).await.unwrap());
+    }
+    assert_eq!(answers[0]["txHash"], json!(transfer.tx_hash()));
+    assert_eq!(answers[0]["pending"], json!(true));
+    assert_eq!(answers[0]["blockNumber"], json!("0x4"));
+    assert_eq!(answers[0]["transactionIndex"], json!("0x0"));
+    assert_eq!(answers[0]["gasUsed"], json!("0x5208"));
+    assert_eq!(answers[1]["transactionIndex"], json!("0x1"));
+    assert_eq!(answers[1]["status"], json!(true));
+
+    // State reads at `pending` see them; `latest` does not.
+    let pending_balance: U256 = serde_json::from_value(
+        raw(c, "eth_getBalance", rpc_params![RECIPIENT, "pending"]).await.unwrap(),
+    )
+    .unwrap();
+    let latest: U256 = serde_json::from_value(latest_balance).unwrap();
+    assert_eq!(pending_balance, latest + U256::from(500));
+    assert_eq!(
+        raw(c, "eth_getTransactionCount", rpc_params![dev(), "pending"]).await.unwrap(),
+        json!("0x7")
+    );
+    assert_eq!(
+        raw(c, "eth_getTransactionCount", rpc_params![dev(), "latest"]).await.unwrap(),
+        json!("0x5")
+    );
+    assert_eq!(
+        raw(c, "eth_getCode", rpc_params![created, "pending"]).await.unwrap(),
+        json!(hex::encode_prefixed(runtime_code()))
+    );
+    assert_eq!(raw(c, "eth_getCode", rpc_params![created, "latest"]).await.unwrap(), json!("0x"));
+    assert_eq!(
+        raw(c, "eth_getStorageAt", rpc_params![created, "0x0", "pending"]).await.unwrap(),
+        json!(B256::with_last_byte(42))
+    );
+    let call = json!({"to": created});
+    assert_eq!(
+        raw(c, "eth_call", rpc_params![call.clone(), "pending"]).await.unwrap(),
+        json!(B256::with_last_byte(42))
+    );
+    assert_eq!(raw(c, "eth_call", rpc_params![call.clone(), "latest"]).await.unwrap(), json!("0x"));
+    let pending_gas: U64 = serde_json::from_value(
+        raw(c, "eth_estimateGas", rpc_params![call.clone(), "pending"]).await.unwrap(),
+    )
+    .unwrap();
+    assert!(pending_gas > U64::from(21_000), "the pending call runs the new code: {pending_gas}");
+    assert_eq!(
+        raw(c, "eth_estimateGas", rpc_params![call, "latest"]).await.unwrap(),
+        json!("0x5208")
+    );
+
+    // The pending block.
+    let head = f.chain.head();
+    let block = raw(c, "eth_getBlockByNumber", rpc_params!["pending", false]).await.unwrap();
+    assert_eq!(block["number"], json!("0x4"));
+    assert_eq!(block["parentHash"], json!(head.hash));
+    assert_eq!(block["transactions"], json!([transfer.tx_hash(), deploy.tx_hash()]));
+    let latest_block = raw(c, "eth_getBlockByNumber", rpc_params!["latest", false]).await.unwrap();
+    assert_eq!(latest_block["number"], json!("0x3"));
+    assert_eq!(
+        raw(c, "eth_getBlockTransactionCountByNumber", rpc_params!["pending"]).await.unwrap(),
+        json!("0x2")
+    );
+
+    // Receipts and transactions by hash: pending position, blockHash null.
+    let receipt = raw(c, "eth_getTransactionReceipt", rpc_params![deploy.tx_hash()]).await.unwrap();
+    assert_eq!(receipt["blockHash"], Value::Null);
+    assert_eq!(receipt["blockNumber"], json!("0x4"));
+    assert_eq!(receipt["transactionIndex"], json!("0x1"));
+    assert_eq!(receipt["status"], json!("0x1"));
+    assert_eq!(receipt["contractAddress"], json!(created));
+    let tx = raw(c, "eth_getTransactionByHash", rpc_params![transfer.tx_hash()]).await.unwrap();
+    assert_eq!((tx["blockHash"].clone(), tx["blockNumber"].clone()), (Value::Null, json!("0x4")));
+    assert_eq!(tx["transactionIndex"], json!("0x0"));
+    // An alloy provider accepts the pending receipt.
+    let provider = ProviderBuilder::new().connect(&f.handle.http_url()).await.unwrap();
+    let typed = provider.get_transaction_receipt(*transfer.tx_hash()).await.unwrap().unwrap();
+    assert_eq!((typed.block_hash, typed.block_number), (None, Some(4)));
+    assert!(typed.status());
+
+    // The listing and the status.
+    let list = raw(c, "based_preconfirmations", rpc_params![]).await.unwrap();
+    assert_eq!(list["pending"][1]["txHash"], json!(deploy.tx_hash()));
+    assert_eq!(list["pending"][1]["slot"], json!("0x9"));
+    let status = raw(c, "based_preconfirmStatus", rpc_params![]).await.unwrap();
+    assert_eq!(status["pending"], json!("0x2"));
+
+    // The block lands: the canonical receipt replaces the pending one, same fields.
+    let mined = f.chain.mine(vec![transfer.clone(), deploy.clone()]);
+    f.based.preconf.rebuild();
+    let landed = raw(c, "eth_getTransactionReceipt", rpc_params![deploy.tx_hash()]).await.unwrap();
+    assert_eq!(landed["blockHash"], json!(mined.header.hash));
+    for field in ["blockNumber", "transactionIndex", "status", "gasUsed", "contractAddress"] {
+        assert_eq!(landed[field], receipt[field], "{field}");
+    }
+    let block = raw(c, "eth_getBlockByNumber", rpc_params!["pending", false]).await.unwrap();
+    assert_eq!((block["number"].clone(), block["transactions"].clone()), (json!("0x5"), json!([])));
+
+    // Dropping and refusals.
+    assert_eq!(
+        raw(c, "based_dropPreconfirmed", rpc_params![B256::repeat_byte(1)]).await.unwrap(),
+        json!(false)
+    );
+    *f.based.preconf.refuse_with.lock().unwrap() =
+        Some(based_rpc::PreconfError::Nonce { got: 9, expected: 7 });
+    let raw_tx = Bytes::from(eip1559(9, TxKind::Call(RECIPIENT), 1, Bytes::new()).encoded_2718());
+    let (code, _, data) = raw(c, "based_preconfirm", rpc_params![raw_tx, "0x9"]).await.unwrap_err();
+    assert_eq!((code, data), (-32013, Some(json!({"got": 9, "expected": 7}))));
+    f.handle.stop().await;
+}

@@ -1,8 +1,9 @@
-//! Admission rules of [`Gateway::request`], one by one, against a fake L2 state.
+//! Admission rules of [`Gateway::request`], one by one, against a fake L2 node (its pending
+//! block modelled by nonces, balances and a gas budget).
 
 use super::*;
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{TxKind, address};
 use alloy_signer_local::PrivateKeySigner;
 
@@ -12,18 +13,159 @@ const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
 const NOW: u64 = 1200;
 const SLOT: u64 = 100;
 
-#[derive(Default, Clone)]
-struct FakeAccounts(Arc<Mutex<HashMap<Address, (u64, U256)>>>);
+/// One transaction in the fake node's pending block.
+#[derive(Debug, Clone)]
+struct Pending {
+    hash: B256,
+    sender: Address,
+    nonce: u64,
+    cost: U256,
+    gas: u64,
+}
 
-impl FakeAccounts {
-    fn set(&self, a: Address, nonce: u64, balance: U256) {
-        self.0.lock().unwrap().insert(a, (nonce, balance));
+#[derive(Default)]
+struct NodeState {
+    /// Head state: nonce and balance.
+    accounts: HashMap<Address, (u64, U256)>,
+    pending: Vec<Pending>,
+    /// Hashes on L2.
+    landed: Vec<B256>,
+    session: u64,
+    gas_limit: u64,
+    reachable: bool,
+    /// Every `preconfirm` call (hash), in order, and every drop.
+    calls: Vec<B256>,
+    drops: Vec<B256>,
+}
+
+/// A fake L2 node: `preconfirm` applies the nonce, funds and gas rules to its pending list.
+#[derive(Clone)]
+struct FakeNode(Arc<Mutex<NodeState>>);
+
+impl Default for FakeNode {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(NodeState {
+            session: 1,
+            gas_limit: 30_000_000,
+            reachable: true,
+            ..Default::default()
+        })))
     }
 }
 
-impl AccountSource for FakeAccounts {
-    async fn account(&self, address: Address) -> Result<(u64, U256), String> {
-        Ok(self.0.lock().unwrap().get(&address).copied().unwrap_or_default())
+fn refused(code: i32, data: Option<serde_json::Value>) -> NodeError {
+    NodeError::Refused { code, message: format!("refused {code}"), data }
+}
+
+impl FakeNode {
+    fn set(&self, a: Address, nonce: u64, balance: U256) {
+        self.0.lock().unwrap().accounts.insert(a, (nonce, balance));
+    }
+
+    fn pending(&self) -> Vec<B256> {
+        self.0.lock().unwrap().pending.iter().map(|p| p.hash).collect()
+    }
+
+    /// The node restarts: its pending block is gone, its session new.
+    fn restart(&self) {
+        let mut s = self.0.lock().unwrap();
+        s.pending.clear();
+        s.session += 1;
+    }
+
+    /// The pending transactions of `sender` below `nonce` land on L2.
+    fn land(&self, sender: Address, nonce: u64) {
+        let mut s = self.0.lock().unwrap();
+        let landed: Vec<Pending> =
+            s.pending.iter().filter(|p| p.sender == sender && p.nonce < nonce).cloned().collect();
+        s.pending.retain(|p| !(p.sender == sender && p.nonce < nonce));
+        let entry = s.accounts.entry(sender).or_default();
+        entry.0 = nonce;
+        for p in &landed {
+            entry.1 = entry.1.saturating_sub(p.cost);
+        }
+        s.landed.extend(landed.iter().map(|p| p.hash));
+    }
+}
+
+impl PendingNode for FakeNode {
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        _slot: u64,
+        deadline: Option<u64>,
+    ) -> Result<Preconfirmation, NodeError> {
+        use alloy_consensus::transaction::SignerRecoverable;
+        assert!(deadline.is_some(), "the gateway always names a deadline");
+        let mut s = self.0.lock().unwrap();
+        if !s.reachable {
+            return Err(NodeError::Unreachable("down".into()));
+        }
+        let tx = alloy_consensus::TxEnvelope::decode_2718(&mut raw.as_ref())
+            .map_err(|_| refused(preconf_codes::INVALID, None))?;
+        let hash = *tx.tx_hash();
+        s.calls.push(hash);
+        let answer = |pending: bool, index: usize, session: u64| Preconfirmation {
+            tx_hash: hash,
+            pending,
+            block_number: alloy_primitives::U64::from(1),
+            transaction_index: alloy_primitives::U64::from(index),
+            gas_used: alloy_primitives::U64::from(21_000),
+            status: true,
+            session: alloy_primitives::U64::from(session),
+        };
+        if let Some(i) = s.pending.iter().position(|p| p.hash == hash) {
+            return Ok(answer(true, i, s.session));
+        }
+        if s.landed.contains(&hash) {
+            return Ok(answer(false, 0, s.session));
+        }
+        let sender = tx.recover_signer().unwrap();
+        let (nonce, balance) = s.accounts.get(&sender).copied().unwrap_or_default();
+        let mine: Vec<&Pending> = s.pending.iter().filter(|p| p.sender == sender).collect();
+        let expected = mine.last().map_or(nonce, |p| p.nonce + 1);
+        if tx.nonce() != expected {
+            let data = serde_json::json!({"got": tx.nonce(), "expected": expected});
+            return Err(refused(preconf_codes::NONCE, Some(data)));
+        }
+        let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value();
+        let spent = mine.iter().fold(U256::ZERO, |acc, p| acc + p.cost);
+        if balance < spent + cost {
+            return Err(refused(preconf_codes::FUNDS, None));
+        }
+        let used: u64 = s.pending.iter().map(|p| p.gas).sum();
+        if used + tx.gas_limit() > s.gas_limit {
+            return Err(refused(preconf_codes::GAS, None));
+        }
+        s.pending.push(Pending { hash, sender, nonce: tx.nonce(), cost, gas: tx.gas_limit() });
+        Ok(answer(true, s.pending.len() - 1, s.session))
+    }
+
+    async fn drop_preconfirmed(&self, tx_hash: B256) -> Result<bool, NodeError> {
+        let mut s = self.0.lock().unwrap();
+        s.drops.push(tx_hash);
+        let before = s.pending.len();
+        s.pending.retain(|p| p.hash != tx_hash);
+        Ok(s.pending.len() != before)
+    }
+
+    async fn session(&self) -> Result<u64, NodeError> {
+        let s = self.0.lock().unwrap();
+        if !s.reachable {
+            return Err(NodeError::Unreachable("down".into()));
+        }
+        Ok(s.session)
+    }
+}
+
+/// A committer key that cannot sign (an HSM that went away).
+struct BrokenKey;
+impl alloy_signer::SignerSync for BrokenKey {
+    fn sign_hash_sync(&self, _hash: &B256) -> alloy_signer::Result<alloy_primitives::Signature> {
+        Err(alloy_signer::Error::message("key unavailable"))
+    }
+    fn chain_id_sync(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -65,29 +207,35 @@ fn request(slot: u64, raw: Bytes) -> CommitmentRequest {
 
 struct Fixture {
     dir: tempfile::TempDir,
-    accounts: FakeAccounts,
+    node: FakeNode,
     limits: Limits,
 }
 
 impl Fixture {
     fn new() -> Self {
-        let accounts = FakeAccounts::default();
+        let node = FakeNode::default();
         for i in 1..=3 {
-            accounts.set(user(i).address(), 0, U256::from(10u64).pow(U256::from(18u64)));
+            node.set(user(i).address(), 0, U256::from(10u64).pow(U256::from(18u64)));
         }
-        Self { dir: tempfile::tempdir().unwrap(), accounts, limits: Limits::default() }
+        Self { dir: tempfile::tempdir().unwrap(), node, limits: Limits::default() }
     }
 
     fn gateway(
         &self,
         schedule: Arc<dyn Schedule>,
-    ) -> (Gateway<FakeAccounts, PrivateKeySigner>, tokio::sync::mpsc::UnboundedReceiver<Promise>)
-    {
+    ) -> (Gateway<FakeNode, PrivateKeySigner>, tokio::sync::mpsc::UnboundedReceiver<Promise>) {
+        self.gateway_with(committer(), schedule)
+    }
+
+    fn gateway_with<K: SignerSync + Send + Sync + 'static>(
+        &self,
+        key: K,
+        schedule: Arc<dyn Schedule>,
+    ) -> (Gateway<FakeNode, K>, tokio::sync::mpsc::UnboundedReceiver<Promise>) {
         let (log, recovered) =
             CommitmentLog::open(self.dir.path().join("commitments.log")).unwrap();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let key = committer();
-        let address = key.address();
+        let address = committer().address();
         let config = GatewayConfig {
             chain_id: CHAIN,
             slasher: SLASHER,
@@ -100,7 +248,7 @@ impl Fixture {
             address,
             log,
             &recovered,
-            self.accounts.clone(),
+            self.node.clone(),
             schedule,
             Some(tx),
         )
@@ -121,6 +269,8 @@ async fn promise_is_signed_by_the_committer_and_handed_on() {
     assert_eq!(signed.commitment.payload, req.payload);
     let promise = rx.try_recv().unwrap();
     assert_eq!((promise.slot, promise.raw), (SLOT, raw));
+    // The node's pending block holds it by the time the answer leaves.
+    assert_eq!(f.node.pending(), vec![promise.tx_hash]);
     // Identical request: the same signed commitment, nothing new logged or posted.
     assert_eq!(g.request(req).await.unwrap(), signed);
     assert_eq!(g.promises(), 1);
@@ -159,6 +309,10 @@ async fn malformed_requests_get_no_commitment() {
         assert_eq!(err.code(), code, "{name}: {err}");
     }
     assert_eq!(g.promises(), 0, "no commitment for any malformed request");
+    assert!(f.node.pending().is_empty(), "nothing pending on the node");
+    // The node's refusal details reach the user.
+    let err = g.request(request(SLOT, tx(&user(1), CHAIN, 4, 1, 0))).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Nonce { got: 4, expected: 0 }), "{err}");
 }
 
 #[tokio::test]
@@ -186,14 +340,16 @@ async fn nonces_funds_and_capacity() {
     let (g, _rx) = f.gateway(Arc::new(EverySlot));
     let a = user(1);
     g.request(request(SLOT, tx(&a, CHAIN, 0, 1, 0))).await.unwrap();
-    // Next nonce follows the promised one, not the L2 account (still 0).
+    // Next nonce follows the pending one, not the L2 account (still 0).
     g.request(request(SLOT, tx(&a, CHAIN, 1, 1, 0))).await.unwrap();
-    // Another transaction for a promised nonce would equivocate.
+    // Another transaction for a promised nonce would equivocate (refused before the node).
+    let calls = f.node.0.lock().unwrap().calls.len();
     let err = g.request(request(SLOT, tx(&a, CHAIN, 1, 2, 0))).await.unwrap_err();
     assert_eq!(err.code(), codes::CONFLICT, "{err}");
-    // The balance must cover every outstanding promise: 1 ETH minus two promised costs.
+    assert_eq!(f.node.0.lock().unwrap().calls.len(), calls);
+    // The pending balance must cover this transaction after the pending ones.
     let rich = user(2);
-    f.accounts.set(rich.address(), 0, U256::from(21_000u64 * 2_000_000_000 + 5));
+    f.node.set(rich.address(), 0, U256::from(21_000u64 * 2_000_000_000 + 5));
     g.request(request(SLOT, tx(&rich, CHAIN, 0, 5, 0))).await.unwrap();
     let err = g.request(request(SLOT + 1, tx(&rich, CHAIN, 1, 0, 0))).await.unwrap_err();
     assert_eq!(err.code(), codes::FUNDS, "{err}");
@@ -201,11 +357,22 @@ async fn nonces_funds_and_capacity() {
     let err = g.request(request(SLOT, tx(&user(3), CHAIN, 0, 1, 0))).await.unwrap_err();
     assert_eq!(err.code(), codes::CAPACITY, "{err}");
     g.request(request(SLOT + 1, tx(&user(3), CHAIN, 0, 1, 0))).await.unwrap();
-    // Once L2 includes nonce 0 and 1 of `a`, the next promise starts at 2.
-    f.accounts.set(a.address(), 2, U256::from(10u64).pow(U256::from(18u64)));
+    // Once L2 includes nonce 0 and 1 of `a`, the next promise starts at 2; a new transaction
+    // for an old nonce is still a conflict with the promise.
+    f.node.land(a.address(), 2);
     let err = g.request(request(SLOT + 1, tx(&a, CHAIN, 1, 9, 0))).await.unwrap_err();
-    assert_eq!(err.code(), codes::NONCE, "{err}");
+    assert_eq!(err.code(), codes::CONFLICT, "{err}");
     g.request(request(SLOT + 1, tx(&a, CHAIN, 2, 1, 0))).await.unwrap();
+    // The node's pending block is out of gas: capacity, nothing reserved.
+    f.node.0.lock().unwrap().gas_limit = 0;
+    let err = g.request(request(SLOT + 2, tx(&a, CHAIN, 3, 1, 0))).await.unwrap_err();
+    assert_eq!(err.code(), codes::CAPACITY, "{err}");
+    f.node.0.lock().unwrap().gas_limit = 30_000_000;
+    g.request(request(SLOT + 2, tx(&a, CHAIN, 3, 1, 0))).await.unwrap();
+    // An unreachable node: temporarily unavailable, no promise.
+    f.node.0.lock().unwrap().reachable = false;
+    let err = g.request(request(SLOT + 2, tx(&a, CHAIN, 4, 1, 0))).await.unwrap_err();
+    assert_eq!((err.code(), err.http_status()), (codes::INTERNAL, 503), "{err}");
 }
 
 #[tokio::test]
@@ -219,13 +386,17 @@ async fn restart_keeps_promises_and_refuses_conflicts() {
     };
     let (g, mut rx) = f.gateway(Arc::new(EverySlot));
     assert_eq!(g.promises(), 1);
-    // The recovered promise is handed to the proposer again, once.
-    assert_eq!(g.resend_recovered(), 1);
+    // The recovered promise is handed to the proposer again, once, and the node (which kept it:
+    // only the gateway restarted) answers where it is.
+    let calls = f.node.0.lock().unwrap().calls.len();
+    assert_eq!(g.resend_recovered().await, 1);
     assert_eq!(
         rx.try_recv().unwrap().raw,
         InclusionPayload::abi_decode(&first.payload).unwrap().signed_tx
     );
-    assert_eq!(g.resend_recovered(), 0);
+    assert_eq!(g.resend_recovered().await, 0);
+    assert_eq!(f.node.0.lock().unwrap().calls.len(), calls + 1, "pushed to the node once");
+    assert_eq!(f.node.pending().len(), 1, "not appended twice");
     assert_eq!(g.request(first).await.unwrap(), signed, "idempotent across restarts");
     // A different transaction for the promised nonce, or the same one for another slot.
     let err = g.request(request(SLOT, tx(&a, CHAIN, 0, 2, 0))).await.unwrap_err();
@@ -257,4 +428,74 @@ async fn concurrent_conflicting_requests_one_wins() {
     }
     assert_eq!(ok, 1);
     assert_eq!(g.promises(), 1);
+}
+
+#[tokio::test]
+async fn node_restart_gets_outstanding_promises_again_in_order() {
+    let f = Fixture::new();
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    let (a, b) = (user(1), user(2));
+    let mut hashes = Vec::new();
+    for (signer, nonce) in [(&a, 0), (&b, 0), (&a, 1)] {
+        let raw = tx(signer, CHAIN, nonce, 1, 0);
+        hashes.push(keccak256(&raw));
+        g.request(request(SLOT, raw)).await.unwrap();
+    }
+    assert_eq!(f.node.pending(), hashes);
+    assert!(!g.check_node().await.unwrap(), "same session: nothing to do");
+
+    // The node restarts: the periodic check pushes everything again, in promise order.
+    f.node.restart();
+    assert!(f.node.pending().is_empty());
+    assert!(g.check_node().await.unwrap());
+    assert_eq!(f.node.pending(), hashes);
+
+    // It restarts again and `a` asks for nonce 2 before any check: the node refuses the nonce
+    // (it lost 0 and 1), the gateway notices the new session, restores, and admits.
+    f.node.restart();
+    let raw = tx(&a, CHAIN, 2, 1, 0);
+    g.request(request(SLOT, raw.clone())).await.unwrap();
+    hashes.push(keccak256(&raw));
+    assert_eq!(f.node.pending(), hashes);
+
+    // Once landed, a promise is no longer pushed: a restart restores only the rest.
+    f.node.land(a.address(), 3);
+    f.node.restart();
+    assert!(g.check_node().await.unwrap());
+    assert_eq!(f.node.pending(), vec![hashes[1]]);
+}
+
+#[tokio::test]
+async fn recovered_promises_are_pushed_to_a_restarted_node() {
+    let f = Fixture::new();
+    let a = user(1);
+    let raws: Vec<Bytes> = (0..3).map(|n| tx(&a, CHAIN, n, 1, 0)).collect();
+    {
+        let (g, _rx) = f.gateway(Arc::new(EverySlot));
+        for raw in &raws {
+            g.request(request(SLOT, raw.clone())).await.unwrap();
+        }
+    }
+    // Both restart: the node's pending block is empty, the gateway replays its log.
+    f.node.restart();
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    g.resend_recovered().await;
+    assert_eq!(f.node.pending(), raws.iter().map(keccak256).collect::<Vec<_>>());
+    // The next nonce continues after them.
+    g.request(request(SLOT, tx(&a, CHAIN, 3, 1, 0))).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_promise_that_cannot_be_made_durable_is_dropped_from_the_node() {
+    let f = Fixture::new();
+    let (g, mut rx) = f.gateway_with(BrokenKey, Arc::new(EverySlot));
+    let raw = tx(&user(1), CHAIN, 0, 1, 0);
+    let err = g.request(request(SLOT, raw.clone())).await.unwrap_err();
+    assert_eq!(err.code(), codes::INTERNAL, "{err}");
+    assert_eq!(g.promises(), 0);
+    assert!(rx.try_recv().is_err(), "nothing handed to the proposer");
+    let state = f.node.0.lock().unwrap();
+    assert_eq!(state.calls, vec![keccak256(&raw)], "the node had preconfirmed it");
+    assert_eq!(state.drops, vec![keccak256(&raw)], "and was told to drop it");
+    assert!(state.pending.is_empty());
 }
