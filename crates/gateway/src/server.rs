@@ -223,24 +223,26 @@ impl GatewayServer {
     }
 
     /// Also runs a task that hands promised transactions to `proposer_url`
-    /// (`eth_sendRawTransaction`, through the node's [`based_rpc::HttpForwarder`] with its request
-    /// timeout), in promise order.
+    /// (`based_sendPromisedTransaction`: the proposer's promised lane, ahead of ordinary
+    /// transactions), in promise order, with the node call timeout.
     pub fn with_poster(
         mut self,
         mut promises: tokio::sync::mpsc::UnboundedReceiver<Promise>,
         proposer_url: String,
     ) -> Result<Self, std::io::Error> {
-        use based_rpc::TxForwarder;
-        let forwarder = based_rpc::HttpForwarder::new(&proposer_url)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let client = node_client();
         self.poster = Some(tokio::spawn(async move {
             while let Some(p) = promises.recv().await {
-                if let Err(e) = forwarder.forward(p.raw).await {
+                let params = serde_json::json!([p.raw]).to_string();
+                if let Err(e) =
+                    forward(&client, &proposer_url, "based_sendPromisedTransaction", Some(&params))
+                        .await
+                {
                     tracing::warn!(
                         target: "gateway",
                         tx = %p.tx_hash,
                         slot = p.slot,
-                        error = %e,
+                        error = %e.message(),
                         "proposer refused a promised transaction"
                     );
                 }

@@ -536,7 +536,7 @@ mod tests {
 
     fn tx(n: u8, gas_limit: u64) -> PooledTx {
         let raw = Bytes::from(vec![n; 10]);
-        PooledTx { hash: keccak256(&raw), sender: Address::ZERO, gas_limit, raw }
+        PooledTx { hash: keccak256(&raw), sender: Address::ZERO, gas_limit, raw, promised: false }
     }
 
     fn ctx(parent_timestamp: u64) -> BatchContext {

@@ -56,18 +56,24 @@ pub struct PooledTx {
     pub gas_limit: u64,
     /// Raw EIP-2718 bytes, exactly as submitted.
     pub raw: Bytes,
+    /// Handed over by the preconfirmation gateway: it goes before every ordinary transaction.
+    pub promised: bool,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Promised transactions, in promise order (taken first).
+    promised: VecDeque<PooledTx>,
     queue: VecDeque<PooledTx>,
     known: HashSet<B256>,
 }
 
-/// A bounded FIFO transaction pool.
+/// A bounded transaction pool with two FIFO lanes: promised transactions (from the gateway, in
+/// promise order) are always taken before ordinary ones, so a batch carries every promise first and
+/// in the order the gateway's pending block executed them (docs/protocol.md §10).
 ///
 /// Invariant: every queued transaction decoded as a signed, non-blob EIP-2718 transaction for the
-/// configured chain; `known` holds exactly the hashes in `queue`.
+/// configured chain; `known` holds exactly the hashes in both lanes; a hash is in one lane only.
 #[derive(Debug)]
 pub struct TxPool {
     chain_id: u64,
@@ -89,11 +95,31 @@ impl TxPool {
         if inner.known.contains(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        if inner.queue.len() >= self.capacity {
+        if inner.queue.len().saturating_add(inner.promised.len()) >= self.capacity {
             return Err(PoolError::Full);
         }
         inner.known.insert(hash);
         inner.queue.push_back(tx);
+        Ok(hash)
+    }
+
+    /// Validates and queues a raw transaction in the promised lane (after earlier promises, before
+    /// every ordinary transaction); one already queued as ordinary moves to the promised lane.
+    pub fn add_promised(&self, raw: &[u8]) -> Result<B256, PoolError> {
+        let mut tx = self.validate(raw)?;
+        tx.promised = true;
+        let hash = tx.hash;
+        let mut inner = self.lock();
+        if inner.known.contains(&hash) {
+            if inner.promised.iter().any(|t| t.hash == hash) {
+                return Err(PoolError::AlreadyKnown);
+            }
+            inner.queue.retain(|t| t.hash != hash);
+        } else if inner.queue.len().saturating_add(inner.promised.len()) >= self.capacity {
+            return Err(PoolError::Full);
+        }
+        inner.known.insert(hash);
+        inner.promised.push_back(tx);
         Ok(hash)
     }
 
@@ -119,6 +145,7 @@ impl TxPool {
             sender,
             gas_limit: tx.gas_limit(),
             raw: Bytes::copy_from_slice(raw),
+            promised: false,
         })
     }
 
@@ -126,17 +153,20 @@ impl TxPool {
     /// stays within `max_bytes` and the count within `max_txs`.
     pub fn take(&self, max_bytes: usize, max_txs: usize) -> Vec<PooledTx> {
         let mut inner = self.lock();
+        let inner = &mut *inner;
         let mut out = Vec::new();
         let mut size = 0usize;
-        while let Some(front) = inner.queue.front() {
-            let next = size.saturating_add(front.raw.len());
-            if out.len() >= max_txs || next > max_bytes {
-                break;
-            }
-            size = next;
-            if let Some(tx) = inner.queue.pop_front() {
-                inner.known.remove(&tx.hash);
-                out.push(tx);
+        for lane in [&mut inner.promised, &mut inner.queue] {
+            while let Some(front) = lane.front() {
+                let next = size.saturating_add(front.raw.len());
+                if out.len() >= max_txs || next > max_bytes {
+                    return out;
+                }
+                size = next;
+                if let Some(tx) = lane.pop_front() {
+                    inner.known.remove(&tx.hash);
+                    out.push(tx);
+                }
             }
         }
         out
@@ -147,14 +177,19 @@ impl TxPool {
         let mut inner = self.lock();
         for tx in txs.into_iter().rev() {
             if inner.known.insert(tx.hash) {
-                inner.queue.push_front(tx);
+                if tx.promised {
+                    inner.promised.push_front(tx);
+                } else {
+                    inner.queue.push_front(tx);
+                }
             }
         }
     }
 
     /// Number of queued transactions.
     pub fn len(&self) -> usize {
-        self.lock().queue.len()
+        let inner = self.lock();
+        inner.queue.len().saturating_add(inner.promised.len())
     }
 
     /// Whether nothing is queued.
@@ -250,5 +285,29 @@ mod tests {
         pool.add_raw(&raws[0]).unwrap();
         assert!(pool.take(raws[0].len() - 1, 10).is_empty());
         assert_eq!(pool.take(raws[0].len(), 10).len(), 1);
+    }
+
+    #[test]
+    fn promised_lane_goes_first_and_survives_requeue() {
+        let pool = TxPool::new(4242, 10);
+        let ordinary = pool.add_raw(&signed(Some(4242), 0)).unwrap();
+        let p1 = pool.add_promised(&signed(Some(4242), 1)).unwrap();
+        let p2 = pool.add_promised(&signed(Some(4242), 2)).unwrap();
+        // Promising a transaction already queued as ordinary moves it; twice is refused.
+        let moved = pool.add_promised(&signed(Some(4242), 0)).unwrap();
+        assert_eq!(moved, ordinary);
+        assert!(matches!(pool.add_promised(&signed(Some(4242), 1)), Err(PoolError::AlreadyKnown)));
+        let later = pool.add_raw(&signed(Some(4242), 3)).unwrap();
+        assert_eq!(pool.len(), 4);
+
+        let taken = pool.take(usize::MAX, 2);
+        assert_eq!(taken.iter().map(|t| t.hash).collect::<Vec<_>>(), vec![p1, p2]);
+        assert!(taken.iter().all(|t| t.promised));
+        // A failed proposal puts them back in their lane, still ahead of ordinary transactions.
+        pool.requeue_front(taken);
+        let all = pool.take(usize::MAX, 10);
+        assert_eq!(all.iter().map(|t| t.hash).collect::<Vec<_>>(), vec![p1, p2, ordinary, later]);
+        assert_eq!(all.iter().map(|t| t.promised).collect::<Vec<_>>(), [true, true, true, false]);
+        assert!(pool.is_empty());
     }
 }

@@ -17,6 +17,11 @@ pub trait ProposerRpc {
     #[method(name = "eth_sendRawTransaction")]
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
 
+    /// Queues a transaction the preconfirmation gateway promised: it goes into the batch before
+    /// every ordinary transaction, in the order promises are handed over; returns its hash.
+    #[method(name = "based_sendPromisedTransaction")]
+    async fn send_promised_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+
     /// The L2 chain id the proposer accepts transactions for.
     #[method(name = "eth_chainId")]
     async fn chain_id(&self) -> RpcResult<U64>;
@@ -49,6 +54,12 @@ impl ProposerRpcServer for Api {
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
         let hash = self.pool.add_raw(&raw).map_err(to_rpc_error)?;
         tracing::debug!(target: "proposer::rpc", %hash, "transaction queued");
+        Ok(hash)
+    }
+
+    async fn send_promised_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        let hash = self.pool.add_promised(&raw).map_err(to_rpc_error)?;
+        tracing::debug!(target: "proposer::rpc", %hash, "promised transaction queued");
         Ok(hash)
     }
 
