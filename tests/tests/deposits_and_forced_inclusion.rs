@@ -49,8 +49,8 @@ async fn deposit_and_forced_inclusion_arrive_on_l2() -> eyre::Result<()> {
     let forced = wait_for_receipt(&l2, forced_hash).await?;
     assert!(forced.status(), "forced transaction failed");
     assert_eq!(p.get_balance(forced_to).await?, U256::from(4242));
-    // Forced transactions come first in the block that carries them (spec §6: the due forced
-    // transactions lead the first L2 block of the proposal, before the proposer's transactions).
+    // Forced transactions come first in the block that carries them (spec §7.3/§7.4: the due
+    // forced transactions are prepended to the first kept block of the proposal).
     assert!(forced.block_number <= receipt.block_number);
     assert_eq!(forced.transaction_index, Some(0), "forced transaction not first in its L2 block");
     if forced.block_number == receipt.block_number {

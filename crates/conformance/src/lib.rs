@@ -7,6 +7,13 @@
 //! and imported in strict mode (valid blocks: header hash, state root, receipts root checked; blocks
 //! with `expectException` must be rejected and leave the head unchanged), and finally `postState`
 //! (or `postStateHash`) and `lastblockhash` are compared with the store.
+//!
+//! A run cannot pass vacuously: it must execute (pass or fail, not `Unsupported`) at least the
+//! number of tests that `expected.txt` gives for the fixture set it ran (`full`: an explicit fixture
+//! directory, as `make conformance` passes; `subset`: the ValidBlocks/InvalidBlocks subset of
+//! unoptimised `cargo test` runs), else it fails; see [`check_count`]. `BASED_CONFORMANCE_MIN_TESTS`
+//! overrides the minimum (e.g. to run one file); it is never below 1, so an empty or missing
+//! fixture directory always fails.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -339,6 +346,77 @@ pub fn run_dir(dir: &Path, threads: usize) -> std::io::Result<Vec<TestResult>> {
     Ok(all)
 }
 
+/// Which fixture set a run covers, selecting its minimum in `expected.txt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixtureSet {
+    /// The whole fixture directory (given explicitly: argument or `$BASED_FIXTURES`).
+    Full,
+    /// The ValidBlocks/InvalidBlocks subset of unoptimised runs without an explicit directory.
+    Subset,
+}
+
+/// Minimum numbers of executed tests per fixture set, from `expected.txt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedCounts {
+    /// Minimum for [`FixtureSet::Full`].
+    pub full: usize,
+    /// Minimum for [`FixtureSet::Subset`].
+    pub subset: usize,
+}
+
+impl ExpectedCounts {
+    /// The minimum for `set`.
+    pub const fn minimum(&self, set: FixtureSet) -> usize {
+        match set {
+            FixtureSet::Full => self.full,
+            FixtureSet::Subset => self.subset,
+        }
+    }
+}
+
+/// Parses an expected-count file: `full <n>` and `subset <n>` lines (`#` comments), both required.
+pub fn parse_expected(text: &str) -> Result<ExpectedCounts, String> {
+    let (mut full, mut subset) = (None, None);
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(key), Some(value), None) = (words.next(), words.next(), words.next()) else {
+            return Err(format!("expected `<set> <count>`, got `{line}`"));
+        };
+        let value: usize = value.parse().map_err(|e| format!("count in `{line}`: {e}"))?;
+        match key {
+            "full" => full = Some(value),
+            "subset" => subset = Some(value),
+            other => return Err(format!("unknown fixture set `{other}`")),
+        }
+    }
+    Ok(ExpectedCounts {
+        full: full.ok_or("no `full` count")?,
+        subset: subset.ok_or("no `subset` count")?,
+    })
+}
+
+/// Number of tests that were executed (passed or failed; `Unsupported` ones were not).
+pub fn executed_count(results: &[TestResult]) -> usize {
+    results.iter().filter(|r| !matches!(r.outcome, Outcome::Unsupported(_))).count()
+}
+
+/// The count gate: a run that executed fewer than `minimum` tests (never less than 1) fails, so an
+/// empty, missing or truncated fixture directory cannot report success.
+pub fn check_count(executed: usize, minimum: usize) -> Result<(), String> {
+    let minimum = minimum.max(1);
+    if executed < minimum {
+        return Err(format!(
+            "executed {executed} tests, expected at least {minimum} (fixture directory empty, \
+             incomplete or of unsupported forks?)"
+        ));
+    }
+    Ok(())
+}
+
 /// Test names listed in an exclusion file (`name  # reason` per line; `#` comments).
 pub fn load_exclusions(path: &Path) -> HashSet<String> {
     std::fs::read_to_string(path)
@@ -376,6 +454,43 @@ mod tests {
         assert!(matches!(run_test(fixture), Outcome::Fail(_)));
         fixture.network = "Frontier".into();
         assert!(matches!(run_test(fixture), Outcome::Unsupported(_)));
+    }
+
+    #[test]
+    fn empty_fixture_directory_fails_the_count_gate() {
+        let dir = std::env::temp_dir().join(format!("based-empty-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let results = run_dir(&dir, 2).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(results.is_empty());
+        assert_eq!(executed_count(&results), 0);
+        // Even a minimum of 0 (e.g. a misconfigured override) means "at least one".
+        assert!(check_count(executed_count(&results), 0).is_err());
+        assert!(check_count(executed_count(&results), 181).is_err());
+    }
+
+    #[test]
+    fn count_gate_ignores_unsupported_tests_and_accepts_enough() {
+        let mut results = run_file(&testdata());
+        assert_eq!(executed_count(&results), 1);
+        assert!(check_count(1, 1).is_ok());
+        assert!(check_count(1, 2).is_err());
+        results[0].outcome = Outcome::Unsupported("Frontier".into());
+        assert_eq!(executed_count(&results), 0);
+        assert!(check_count(executed_count(&results), 1).is_err());
+    }
+
+    #[test]
+    fn expected_file_parses_and_is_present() {
+        let counts = parse_expected("# c\nfull 4696  # all\n\nsubset 181\n").unwrap();
+        assert_eq!(counts, ExpectedCounts { full: 4696, subset: 181 });
+        assert_eq!(counts.minimum(FixtureSet::Subset), 181);
+        assert!(parse_expected("full 1\n").is_err());
+        assert!(parse_expected("full x\nsubset 1\n").is_err());
+        assert!(parse_expected("all 1\nsubset 1\n").is_err());
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expected.txt");
+        let shipped = parse_expected(&std::fs::read_to_string(file).unwrap()).unwrap();
+        assert!(shipped.full >= shipped.subset && shipped.subset > 0);
     }
 
     #[test]

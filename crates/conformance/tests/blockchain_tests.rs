@@ -2,12 +2,17 @@
 //!
 //! Fixture directory: first non-flag argument, else `$BASED_FIXTURES`, else
 //! `<repo>/../shared/fixtures/blockchain-tests`. Threads: `$BASED_CONFORMANCE_THREADS` (default 2).
-//! Fails (exit 1) on any failure not listed in `crates/conformance/excluded.txt`.
+//! Fails (exit 1) on any failure not listed in `crates/conformance/excluded.txt`, and when it
+//! executed fewer tests than `crates/conformance/expected.txt` requires for the set it ran (`full`
+//! for an explicit directory, `subset` otherwise; `$BASED_CONFORMANCE_MIN_TESTS` overrides, never
+//! below 1), so an empty or missing fixture directory never prints "ok".
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, time::Instant};
 
-use based_conformance::{Outcome, load_exclusions, run_dir};
+use based_conformance::{
+    FixtureSet, Outcome, check_count, executed_count, load_exclusions, parse_expected, run_dir,
+};
 
 #[cfg(unix)]
 fn symlink_dir(src: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
@@ -54,6 +59,26 @@ fn main() -> ExitCode {
     let threads =
         std::env::var("BASED_CONFORMANCE_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
     let excluded = load_exclusions(&manifest.join("excluded.txt"));
+    let set = if subset_dir.is_some() { FixtureSet::Subset } else { FixtureSet::Full };
+    let minimum = match std::env::var("BASED_CONFORMANCE_MIN_TESTS") {
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("conformance: BASED_CONFORMANCE_MIN_TESTS={v}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(_) => match std::fs::read_to_string(manifest.join("expected.txt"))
+            .map_err(|e| e.to_string())
+            .and_then(|t| parse_expected(&t))
+        {
+            Ok(counts) => counts.minimum(set),
+            Err(e) => {
+                eprintln!("conformance: crates/conformance/expected.txt: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
 
     let start = Instant::now();
     let results = run_dir(&dir, threads);
@@ -100,8 +125,13 @@ fn main() -> ExitCode {
     for f in &failures {
         println!("FAIL {f}");
     }
+    let executed = executed_count(&results);
+    if let Err(e) = check_count(executed, minimum) {
+        println!("conformance: {e} ({set:?} set, {})", dir.display());
+        return ExitCode::FAILURE;
+    }
     if failures.is_empty() {
-        println!("conformance: ok");
+        println!("conformance: ok ({executed} executed, minimum {minimum})");
         ExitCode::SUCCESS
     } else {
         println!("conformance: {} unexpected failures", failures.len());

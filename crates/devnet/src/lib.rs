@@ -231,6 +231,9 @@ impl Devnet {
             port: cfg.l1_port,
             block_time: Some(cfg.block_time),
             inherit_output: cfg.anvil_output,
+            // anvil's `safe`/`finalized` tags trail the head by one and two epochs: the same
+            // epoch as the devnet beacon service and the contracts' slot clock.
+            extra_args: vec!["--slots-in-an-epoch".into(), seq.slots_per_epoch.to_string()],
             ..AnvilOptions::default()
         })?;
         let l1_url = anvil.endpoint();

@@ -53,6 +53,16 @@ pub enum BlockError {
         /// What is wrong.
         reason: String,
     },
+    /// An EIP-4844 transaction is in its network form (with the blob sidecar: blobs, commitments,
+    /// proofs). EIP-4844 allows only the canonical form (`TransactionType || rlp(fields)`, no
+    /// sidecar) in a block body; the network form exists only on the wire between peers.
+    #[error(
+        "transaction {index}: EIP-4844 transaction with blob sidecar (network form) in a block body"
+    )]
+    BlobSidecarInBody {
+        /// Index of the transaction in the block.
+        index: usize,
+    },
     /// Post-execution results differ from the header.
     #[error("post-execution mismatch: {0}")]
     PostExecution(String),
@@ -155,6 +165,11 @@ fn blob_params(spec: SpecId) -> Option<BlobParams> {
     }
 }
 
+/// True for an EIP-4844 transaction decoded in its network form (with the blob sidecar).
+fn has_blob_sidecar(tx: &TxEnvelope) -> bool {
+    matches!(tx, TxEnvelope::Eip4844(signed) if signed.tx().as_with_sidecar().is_some())
+}
+
 /// Validates and executes a full block in strict Ethereum mode on top of `db` (the parent state).
 ///
 /// The returned header is the block's own header; the caller must still compare its state root with
@@ -172,6 +187,12 @@ where
 {
     let header = &block.header;
     validate_header_against_parent(spec, parent, header)?;
+
+    // Only the canonical EIP-4844 form may appear in a body (checked first: the transactions root of
+    // a network-form body is computed over the sidecar too, so it would fail for a vaguer reason).
+    if let Some(index) = block.body.transactions.iter().position(has_blob_sidecar) {
+        return Err(BlockError::BlobSidecarInBody { index });
+    }
 
     // Body vs header commitments.
     if !block.body.ommers.is_empty() {

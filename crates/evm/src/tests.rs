@@ -528,3 +528,109 @@ fn fee_recipient_with_repeated_deposits_keeps_deposits_and_tips() {
     assert_eq!(balance_after(&db, &out, coinbase), gwei(8) + U256::from(2 * 21_000u64));
     assert_eq!(balance_after(&db, &out, to), gwei(1) + U256::from(2_000u64));
 }
+
+/// A Cancun block with one blob transaction, in the canonical form or in the network form (with
+/// its sidecar), and the pre-state that funds the sender. The header commits to the body as given.
+fn strict_blob_block(
+    with_sidecar: bool,
+) -> (SealedHeader, alloy_consensus::Block<TxEnvelope>, CacheDB<EmptyDB>) {
+    use alloy_consensus::{
+        BlockBody, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Eip658Value, Header, Receipt,
+        ReceiptEnvelope, ReceiptWithBloom, TxEip4844Variant, TxEip4844WithSidecar,
+        proofs::{calculate_receipt_root, calculate_transaction_root},
+    };
+    use alloy_eips::eip4844::{BlobTransactionSidecar, DATA_GAS_PER_BLOB};
+    use alloy_primitives::Bloom;
+
+    let mut versioned_hash = B256::repeat_byte(0x11);
+    versioned_hash.0[0] = 0x01; // VERSIONED_HASH_VERSION_KZG
+    let tx = TxEip4844 {
+        chain_id: 1,
+        nonce: 0,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100,
+        max_priority_fee_per_gas: 1,
+        to: address!("0x00000000000000000000000000000000000000c3"),
+        value: U256::from(1u64),
+        access_list: Default::default(),
+        blob_versioned_hashes: vec![versioned_hash],
+        max_fee_per_blob_gas: 10,
+        input: Bytes::new(),
+    };
+    let sig = key().sign_hash_sync(&tx.signature_hash()).unwrap();
+    let variant: TxEip4844Variant = if with_sidecar {
+        let sidecar = BlobTransactionSidecar {
+            blobs: vec![Default::default()],
+            commitments: vec![Default::default()],
+            proofs: vec![Default::default()],
+        };
+        TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar).into()
+    } else {
+        tx.into()
+    };
+    let envelope = TxEnvelope::Eip4844(variant.into_signed(sig));
+
+    let parent = SealedHeader::new(Header {
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(7),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        ..Default::default()
+    });
+    let receipt = ReceiptEnvelope::Eip4844(ReceiptWithBloom::new(
+        Receipt { status: Eip658Value::Eip658(true), cumulative_gas_used: 21_000, logs: vec![] },
+        Bloom::ZERO,
+    ));
+    let transactions = vec![envelope];
+    let header = Header {
+        parent_hash: parent.hash(),
+        number: 1,
+        timestamp: 12,
+        gas_limit: 30_000_000,
+        gas_used: 21_000,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        transactions_root: calculate_transaction_root(&transactions),
+        receipts_root: calculate_receipt_root(&[receipt]),
+        base_fee_per_gas: parent.next_block_base_fee(BaseFeeParams::ethereum()),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(DATA_GAS_PER_BLOB),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::repeat_byte(0xbe)),
+        ..Default::default()
+    };
+    let block = alloy_consensus::Block {
+        header,
+        body: BlockBody { transactions, ommers: vec![], withdrawals: Some(Default::default()) },
+    };
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(
+        ANVIL0,
+        AccountInfo { balance: U256::from(10u64).pow(U256::from(18u64)), ..Default::default() },
+    );
+    (parent, block, db)
+}
+
+/// EIP-4844: only the canonical form of a blob transaction (no blobs, commitments or proofs) is
+/// valid in a block body. The same block, with the transaction in its network form and a header
+/// committing to that body, decodes from RLP but is rejected with a typed error.
+#[test]
+fn strict_rejects_blob_transaction_in_network_form() {
+    use alloy_rlp::{Decodable, Encodable};
+    let fork = ForkSpec::ethereum(revm::primitives::hardfork::SpecId::CANCUN);
+
+    let (parent, canonical, db) = strict_blob_block(false);
+    let out = execute_strict_block(&fork, 1, &db, &parent, &canonical).unwrap();
+    assert_eq!(out.receipts.len(), 1);
+    assert!(out.receipts[0].status());
+
+    let (parent, network, db) = strict_blob_block(true);
+    // The wire form survives a block RLP round trip: block decoding alone does not reject it.
+    let mut rlp = Vec::new();
+    network.encode(&mut rlp);
+    let decoded = alloy_consensus::Block::<TxEnvelope>::decode(&mut rlp.as_slice()).unwrap();
+    assert!(decoded.body.transactions[0].as_eip4844().unwrap().tx().as_with_sidecar().is_some());
+    let err = execute_strict_block(&fork, 1, &db, &parent, &decoded).unwrap_err();
+    assert!(matches!(err, BlockError::BlobSidecarInBody { index: 0 }), "{err}");
+}

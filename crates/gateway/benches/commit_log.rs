@@ -14,10 +14,11 @@
 //! `BENCH_WORKERS` (tokio worker threads, default 2).
 #![allow(missing_docs)]
 
+mod common;
+
+use common::{BoxError, bench_dir, load_average, log, ms, percentile, time_fsyncs};
 use std::{
-    error::Error,
     io::Write,
-    path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -29,31 +30,6 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use based_commitments::{Commitment, CommitmentRequest, InclusionPayload, InclusionTx};
 use based_gateway::{AppendOutcome, CommitmentLog, CommitterKey, LogEntry};
-
-type BoxError = Box<dyn Error + Send + Sync>;
-
-fn log(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1e3)
-}
-
-fn bench_dir() -> Result<PathBuf, BoxError> {
-    // The repository's target directory: the same disk as the repository (not tmpfs).
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp");
-    std::fs::create_dir_all(&base)?;
-    Ok(base)
-}
 
 struct Floor {
     fsync: Vec<Duration>,
@@ -72,22 +48,6 @@ fn time_signs(signer: &dyn SignerSync) -> Result<Vec<Duration>, BoxError> {
     }
     times.sort();
     Ok(times)
-}
-
-/// `fdatasync` latency of `n` 512-byte appends to a fresh file in `dir`, sorted.
-fn time_fsyncs(dir: &std::path::Path, n: usize) -> Result<Vec<Duration>, BoxError> {
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut file = tmp.as_file().try_clone()?;
-    let record = [0xabu8; 512];
-    let mut fsync = Vec::new();
-    for _ in 0..n {
-        let start = Instant::now();
-        file.write_all(&record)?;
-        file.sync_data()?;
-        fsync.push(start.elapsed());
-    }
-    fsync.sort();
-    Ok(fsync)
 }
 
 fn measure_floor(dir: &std::path::Path, key: &B256) -> Result<Floor, BoxError> {
@@ -145,13 +105,6 @@ fn process_cpu() -> Option<Duration> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 struct RunResult {

@@ -41,7 +41,8 @@ pub struct L1Args {
     /// Poll interval for new L1 blocks, in milliseconds.
     #[arg(long = "l1.poll-interval-ms", env = "BASED_L1_POLL_INTERVAL_MS", default_value_t = 500)]
     pub poll_interval_ms: u64,
-    /// L1 blocks after which derived L2 blocks count as `safe`.
+    /// Extra margin for L1s without finality: the `safe`/`finalized` L2 heads (from the L1 `safe`/
+    /// `finalized` blocks) never count L1 blocks closer than this to the L1 head.
     #[arg(long = "l1.confirmations", env = "BASED_L1_CONFIRMATIONS", default_value_t = 2)]
     pub confirmations: u64,
 }

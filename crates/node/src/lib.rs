@@ -63,7 +63,8 @@ pub struct NodeConfig {
     pub l1_start_block: u64,
     /// L1 poll interval.
     pub poll_interval: Duration,
-    /// L1 confirmations after which derived L2 blocks are `safe`.
+    /// Margin below the L1 head for the `safe`/`finalized` L2 heads (which follow the L1 `safe`/
+    /// `finalized` blocks); only matters on L1s without finality.
     pub confirmations: u64,
     /// L2 JSON-RPC listen address.
     pub http_addr: SocketAddr,

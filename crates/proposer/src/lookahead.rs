@@ -92,9 +92,7 @@ async fn call<P: Provider, C: SolCall>(
     to: Address,
     call: C,
 ) -> Result<C::Return, PosterError> {
-    let tx = TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
-    let out = l1.call(tx).await.map_err(|e| PosterError::L1(e.to_string()))?;
-    C::abi_decode_returns(&out).map_err(|e| PosterError::L1(e.to_string()))
+    crate::view(l1, to, call).await.map_err(|e| PosterError::L1(e.to_string()))
 }
 
 /// One attempt to post the lookahead of the epoch after the one of `now` (see the module docs).

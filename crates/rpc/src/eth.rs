@@ -310,14 +310,22 @@ impl EthHandler {
     ) -> error::RpcResult<FeeHistory> {
         let config = &self.deps.config;
         let percentiles = percentiles.unwrap_or_default();
-        let mut prev = 0.0f64;
+        if percentiles.len() > config.max_fee_history_percentiles {
+            return Err(RpcError::InvalidParams(format!(
+                "at most {} reward percentiles, got {}",
+                config.max_fee_history_percentiles,
+                percentiles.len()
+            )));
+        }
+        // Strictly increasing in [0, 100], as geth requires (no repeated percentile).
+        let mut prev: Option<f64> = None;
         for p in &percentiles {
-            if !(0.0..=100.0).contains(p) || *p < prev {
+            if !(0.0..=100.0).contains(p) || prev.is_some_and(|q| *p <= q) {
                 return Err(RpcError::InvalidParams(
-                    "reward percentiles must be increasing values in [0, 100]".into(),
+                    "reward percentiles must be strictly increasing values in [0, 100]".into(),
                 ));
             }
-            prev = *p;
+            prev = Some(*p);
         }
         let block_count = block_count.min(config.max_fee_history_blocks);
         if block_count == 0 {

@@ -156,6 +156,9 @@ fn cfg(params: CallParams, fees_set: bool) -> CfgEnv {
     cfg.disable_nonce_check = true;
     cfg.disable_base_fee = !fees_set;
     cfg.disable_balance_check = !fees_set;
+    // Calls may come from an address with code (a contract, a 7702-delegated account), as on
+    // geth and reth: EIP-3607 protects signed transactions, not simulations.
+    cfg.disable_eip3607 = true;
     cfg
 }
 

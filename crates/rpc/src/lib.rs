@@ -56,7 +56,8 @@ pub use preconf::{
     PreconfList, PreconfStatus, Preconfirmation, codes as preconf_codes,
 };
 pub use server::{
-    DEFAULT_GAS_CAP, DEFAULT_MAX_FEE_HISTORY_BLOCKS, DEFAULT_MAX_LOGS,
-    DEFAULT_MAX_LOGS_BLOCK_RANGE, DEFAULT_SUGGESTED_PRIORITY_FEE, RpcConfig, RpcDeps, RpcServer,
-    RpcServerError, RpcServerHandle, rpc_module,
+    DEFAULT_GAS_CAP, DEFAULT_MAX_BATCH_LEN, DEFAULT_MAX_FEE_HISTORY_BLOCKS,
+    DEFAULT_MAX_FEE_HISTORY_PERCENTILES, DEFAULT_MAX_LOGS, DEFAULT_MAX_LOGS_BLOCK_RANGE,
+    DEFAULT_SUGGESTED_PRIORITY_FEE, RpcConfig, RpcDeps, RpcServer, RpcServerError, RpcServerHandle,
+    rpc_module,
 };

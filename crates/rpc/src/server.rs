@@ -23,6 +23,10 @@ pub const DEFAULT_MAX_LOGS_BLOCK_RANGE: u64 = 10_000;
 pub const DEFAULT_MAX_LOGS: usize = 10_000;
 /// Default most blocks one `eth_feeHistory` covers.
 pub const DEFAULT_MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Default [`RpcConfig::max_fee_history_percentiles`].
+pub const DEFAULT_MAX_FEE_HISTORY_PERCENTILES: usize = 100;
+/// Default [`RpcConfig::max_batch_len`] (geth's `BatchRequestLimit`).
+pub const DEFAULT_MAX_BATCH_LEN: u32 = 1_000;
 /// Default suggested priority fee (0.001 gwei).
 pub const DEFAULT_SUGGESTED_PRIORITY_FEE: u128 = 1_000_000;
 
@@ -39,6 +43,11 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Most blocks one `eth_feeHistory` covers (larger requests are truncated, like geth).
     pub max_fee_history_blocks: u64,
+    /// Most reward percentiles one `eth_feeHistory` may ask for (more is `-32602`): with
+    /// `max_fee_history_blocks` it bounds the rewards computed per request.
+    pub max_fee_history_percentiles: usize,
+    /// Most calls in one JSON-RPC batch (geth's default: 1,000); a longer batch is refused.
+    pub max_batch_len: u32,
     /// Priority fee suggested by `eth_maxPriorityFeePerGas` and added by `eth_gasPrice`.
     pub suggested_priority_fee: u128,
     /// EIP-1559 parameters used to predict the next block's base fee.
@@ -60,6 +69,8 @@ impl RpcConfig {
             max_logs_block_range: DEFAULT_MAX_LOGS_BLOCK_RANGE,
             max_logs: DEFAULT_MAX_LOGS,
             max_fee_history_blocks: DEFAULT_MAX_FEE_HISTORY_BLOCKS,
+            max_fee_history_percentiles: DEFAULT_MAX_FEE_HISTORY_PERCENTILES,
+            max_batch_len: DEFAULT_MAX_BATCH_LEN,
             suggested_priority_fee: DEFAULT_SUGGESTED_PRIORITY_FEE,
             base_fee_params: BaseFeeParams::ethereum(),
             max_connections: 256,
@@ -131,6 +142,9 @@ impl RpcServer {
             .max_connections(deps.config.max_connections)
             .max_request_body_size(deps.config.max_request_body_size)
             .max_response_body_size(deps.config.max_response_body_size)
+            .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+                deps.config.max_batch_len,
+            ))
             .build();
         let mut module = rpc_module(deps)?;
         module.merge(extra)?;

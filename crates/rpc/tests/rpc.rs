@@ -535,6 +535,51 @@ async fn errors_and_limits() {
     // Unknown method and malformed params.
     let (code, _, _) = raw(c, "eth_fooBar", rpc_params![]).await.unwrap_err();
     assert_eq!(code, -32601);
+
+    // eth_feeHistory: at most 100 strictly increasing percentiles (a request repeating one
+    // percentile a million times must not make the node compute a million rewards per block).
+    let hundred: Vec<f64> = (0..100).map(f64::from).collect();
+    assert!(raw(c, "eth_feeHistory", rpc_params!["0x2", "latest", hundred]).await.is_ok());
+    let too_many: Vec<f64> = (0..101).map(|i| f64::from(i) * 0.5).collect();
+    let (code, msg, _) =
+        raw(c, "eth_feeHistory", rpc_params!["0x2", "latest", too_many]).await.unwrap_err();
+    assert_eq!(code, -32602, "{msg}");
+    let repeated = vec![50.0f64; 100_000];
+    let (code, _, _) =
+        raw(c, "eth_feeHistory", rpc_params!["0x2", "latest", repeated]).await.unwrap_err();
+    assert_eq!(code, -32602);
+    let (code, _, _) =
+        raw(c, "eth_feeHistory", rpc_params!["0x2", "latest", [10.0, 10.0]]).await.unwrap_err();
+    assert_eq!(code, -32602);
+
+    // A batch longer than the limit (geth's 1,000) is refused as a whole; one at the limit is served.
+    let batch = |n: usize| {
+        let calls: Vec<Value> = (0..n)
+            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []}))
+            .collect();
+        Value::Array(calls)
+    };
+    let http = reqwest::Client::new();
+    let ok: Value = http
+        .post(f.handle.http_url())
+        .json(&batch(1_000))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok.as_array().map(Vec::len), Some(1_000));
+    let refused: Value = http
+        .post(f.handle.http_url())
+        .json(&batch(1_001))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(refused.get("error").is_some(), "batch over the limit served: {refused}");
     let (code, _, _) = raw(c, "eth_getBalance", rpc_params!["0x12", "latest"]).await.unwrap_err();
     assert_eq!(code, -32602);
     let (code, _, _) =
@@ -549,6 +594,14 @@ async fn errors_and_limits() {
     let (code, msg, err_data) = raw(c, "eth_call", rpc_params![call, "latest"]).await.unwrap_err();
     assert_eq!((code, msg.as_str()), (3, "execution reverted: boom"));
     assert_eq!(err_data, Some(json!(data)));
+    // A call from an address with code (the contract itself) is executed, not refused (EIP-3607
+    // applies to signed transactions only).
+    let from_code = json!({ "from": f.contract, "to": RECIPIENT, "value": "0x0" });
+    assert_eq!(
+        raw(c, "eth_call", rpc_params![from_code.clone(), "latest"]).await.unwrap(),
+        json!("0x")
+    );
+    assert!(raw(c, "eth_estimateGas", rpc_params![from_code, "latest"]).await.is_ok());
     // Call at an older block sees older state: the contract did not exist at genesis.
     let call0 = json!({ "to": f.contract });
     assert_eq!(
