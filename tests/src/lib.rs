@@ -316,6 +316,14 @@ pub async fn propose_blob(
 pub async fn empty_batch_sidecar(
     l1_url: &str,
 ) -> eyre::Result<alloy_eips::eip4844::BlobTransactionSidecar> {
+    empty_batch_sidecar_for(l1_url, based_chainspec::DEVNET_CHAIN_ID).await
+}
+
+/// [`empty_batch_sidecar`] for L2 chain `chain_id` (another chain's batch is skipped by derivation).
+pub async fn empty_batch_sidecar_for(
+    l1_url: &str,
+    chain_id: u64,
+) -> eyre::Result<alloy_eips::eip4844::BlobTransactionSidecar> {
     use based_primitives::{Batch, BlockManifest, L1Anchor};
     let l1 = provider(l1_url)?;
     let head = l1
@@ -323,7 +331,7 @@ pub async fn empty_batch_sidecar(
         .await?
         .ok_or_else(|| eyre::eyre!("no L1 head"))?;
     let batch = Batch {
-        chain_id: based_chainspec::DEVNET_CHAIN_ID,
+        chain_id,
         manifests: vec![BlockManifest {
             timestamp: head.header.timestamp,
             fee_recipient: Address::ZERO,

@@ -2,15 +2,12 @@
 //! are skipped by the spec's rules, and the chain goes on.
 
 use alloy_eips::eip4844::BlobTransactionSidecar;
-use alloy_network::{TransactionBuilder, TransactionBuilder4844};
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
-use alloy_rpc_types_eth::TransactionRequest;
-use alloy_sol_types::SolCall;
 use based_contracts::Inbox;
-use based_primitives::{Batch, BlockManifest, L1Anchor};
 use based_tests::{
-    TestNet, eyre, provider, send_transfer, wait_for, wait_for_receipt, wallet_provider,
+    TestNet, empty_batch_sidecar_for, eyre, propose_blob, provider, send_transfer, wait_for,
+    wait_for_receipt,
 };
 use std::time::Duration;
 
@@ -21,14 +18,7 @@ async fn propose_raw(
     key: usize,
     sidecar: BlobTransactionSidecar,
 ) -> eyre::Result<(u64, u64)> {
-    let l1 = wallet_provider(&net.l1_url(), key)?;
-    let mut tx = TransactionRequest::default()
-        .with_to(net.devnet.inbox)
-        .with_input(Bytes::from(Inbox::proposeCall {}.abi_encode()))
-        .with_blob_sidecar_4844(sidecar);
-    tx.max_fee_per_blob_gas = Some(l1.get_blob_base_fee().await?.saturating_mul(2).max(1));
-    tx.populate_blob_hashes();
-    let r = l1.send_transaction(tx).await?.get_receipt().await?;
+    let r = propose_blob(&net.l1_url(), net.devnet.inbox, key, sidecar).await?;
     eyre::ensure!(r.status(), "propose reverted");
     let ids: Vec<u64> = r
         .inner
@@ -73,21 +63,8 @@ async fn garbage_proposals_are_skipped() -> eyre::Result<()> {
             .map_err(|e| eyre::eyre!("{e}"))?;
     bad.push(propose_raw(&net, 7, sidecar(based_blob::packing::stream_to_blobs(&payload))?).await?);
     // 3. A valid batch for another chain.
-    let l1 = provider(&net.l1_url())?;
-    let head =
-        l1.get_block_by_number(alloy_eips::BlockNumberOrTag::Latest).await?.expect("L1 head");
-    let wrong_chain = Batch {
-        chain_id: 1,
-        manifests: vec![BlockManifest {
-            timestamp: head.header.timestamp,
-            fee_recipient: Address::ZERO,
-            gas_limit: 30_000_000,
-            anchor: L1Anchor { number: head.header.number, hash: head.header.hash },
-            transactions: vec![],
-        }],
-    };
-    let encoded = based_blob::encode_batch(&wrong_chain).map_err(|e| eyre::eyre!("{e}"))?;
-    bad.push(propose_raw(&net, 7, encoded.sidecar).await?);
+    let wrong_chain = empty_batch_sidecar_for(&net.l1_url(), 1).await?;
+    bad.push(propose_raw(&net, 7, wrong_chain).await?);
     // The first three proposals of a fresh Inbox: ids 0, 1, 2, each consumed although skipped.
     let bad_ids: Vec<u64> = bad.iter().map(|(id, _)| *id).collect();
     assert_eq!(bad_ids, vec![0, 1, 2]);

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{BoxError, bench_dir, load_average, log, ms, percentile, time_fsyncs};
+use common::{BoxError, bench_dir, load_average, log, ms, percentile, time_fsyncs, time_signs};
 use std::{
     io::Write,
     sync::{Arc, Mutex},
@@ -25,7 +25,7 @@ use std::{
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use based_commitments::{Commitment, CommitmentRequest, InclusionPayload, InclusionTx};
@@ -37,23 +37,10 @@ struct Floor {
     sign_k256: Vec<Duration>,
 }
 
-fn time_signs(signer: &dyn SignerSync) -> Result<Vec<Duration>, BoxError> {
-    let mut times = Vec::new();
-    for i in 0..2000u64 {
-        let digest = keccak256(i.to_be_bytes());
-        let start = Instant::now();
-        let sig = signer.sign_hash_sync(&digest)?;
-        times.push(start.elapsed());
-        std::hint::black_box(sig);
-    }
-    times.sort();
-    Ok(times)
-}
-
 fn measure_floor(dir: &std::path::Path, key: &B256) -> Result<Floor, BoxError> {
     let fsync = time_fsyncs(dir, 400)?;
-    let sign = time_signs(&CommitterKey::from_bytes(key)?)?;
-    let sign_k256 = time_signs(&PrivateKeySigner::from_bytes(key)?)?;
+    let sign = time_signs(&CommitterKey::from_bytes(key)?, 2000)?;
+    let sign_k256 = time_signs(&PrivateKeySigner::from_bytes(key)?, 2000)?;
     Ok(Floor { fsync, sign, sign_k256 })
 }
 

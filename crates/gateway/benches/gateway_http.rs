@@ -27,7 +27,7 @@
 
 mod common;
 
-use common::{BoxError, bench_dir, load_average, log, ms, percentile, time_fsyncs};
+use common::{BoxError, bench_dir, load_average, log, ms, percentile, time_fsyncs, time_signs};
 use std::{
     collections::HashMap,
     io::Write,
@@ -58,19 +58,6 @@ const SLASHER: Address = Address::repeat_byte(0x51);
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default)
-}
-
-fn time_signs(key: &CommitterKey, n: u64) -> Result<Vec<Duration>, BoxError> {
-    let mut times = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let digest = keccak256(i.to_be_bytes());
-        let start = Instant::now();
-        let sig = key.sign_hash_sync(&digest)?;
-        times.push(start.elapsed());
-        std::hint::black_box(sig);
-    }
-    times.sort();
-    Ok(times)
 }
 
 /// What the fake node knows of a prepared transaction.

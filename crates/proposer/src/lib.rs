@@ -201,7 +201,6 @@ sol! {
     /// What the proposer asks the `Inbox`'s preconfer source (contracts/src/IPreconferSource.sol,
     /// SlotClock.sol).
     interface IPreconferClock {
-        function slotAt(uint256 timestamp) external view returns (uint256);
         function genesisTimestamp() external view returns (uint256);
         function secondsPerSlot() external view returns (uint256);
         function slotsPerEpoch() external view returns (uint256);
@@ -219,13 +218,32 @@ async fn view<P: Provider, C: SolCall>(
     C::abi_decode_returns(&out).map_err(|e| ProposerError::Rpc(e.to_string()))
 }
 
-/// The `Inbox`'s preconfer source (`None`: permissionless).
-pub async fn preconfer_source<P: Provider>(
+/// The `Inbox`'s preconfer source and its slot clock, both immutable: read once at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostingRights {
+    /// The `Lookahead` or `Whitelist` the Inbox asks.
+    pub source: Address,
+    /// The source's slot clock (`SlotClock.sol`, same arithmetic).
+    pub clock: based_lookahead::SlotClock,
+}
+
+/// The `Inbox`'s posting rights (`None`: permissionless).
+pub async fn posting_rights<P: Provider>(
     l1: &P,
     inbox: Address,
-) -> Result<Option<Address>, ProposerError> {
+) -> Result<Option<PostingRights>, ProposerError> {
     let source = view(l1, inbox, Inbox::preconferSourceCall {}).await?;
-    Ok((!source.is_zero()).then_some(source))
+    if source.is_zero() {
+        return Ok(None);
+    }
+    let number = |v: U256| u64::try_from(v).map_err(|e| ProposerError::Rpc(e.to_string()));
+    let clock = based_lookahead::SlotClock::new(
+        number(view(l1, source, IPreconferClock::genesisTimestampCall {}).await?)?,
+        number(view(l1, source, IPreconferClock::secondsPerSlotCall {}).await?)?,
+        number(view(l1, source, IPreconferClock::slotsPerEpochCall {}).await?)?,
+    )
+    .map_err(|e| ProposerError::Rpc(format!("preconfer source clock: {e}")))?;
+    Ok(Some(PostingRights { source, clock }))
 }
 
 /// Whether `me` may propose in the L1 block after one with timestamp `head_timestamp` (the next
@@ -234,48 +252,41 @@ pub async fn preconfer_source<P: Provider>(
 pub async fn may_propose<P: Provider>(
     l1: &P,
     inbox: Address,
-    source: Option<Address>,
+    rights: Option<&PostingRights>,
     me: Address,
     head_timestamp: u64,
 ) -> Result<(Option<u64>, bool), ProposerError> {
-    let Some(source) = source else { return Ok((None, true)) };
-    let seconds = view(l1, source, IPreconferClock::secondsPerSlotCall {}).await?;
-    let next = U256::from(head_timestamp).saturating_add(seconds.max(U256::from(1)));
-    let slot = view(l1, source, IPreconferClock::slotAtCall { timestamp: next }).await?;
-    let slot_u64 = u64::try_from(slot).ok();
+    let Some(rights) = rights else { return Ok((None, true)) };
+    let clock = &rights.clock;
+    let slot = clock.slot_at(head_timestamp.saturating_add(clock.seconds_per_slot()));
     if view(l1, inbox, Inbox::escapeHatchOpenCall {}).await? {
-        return Ok((slot_u64, true));
+        return Ok((Some(slot), true));
     }
-    let preconfer = view(l1, source, IPreconferClock::preconferAtCall { slot }).await?;
-    Ok((slot_u64, preconfer.committer.is_zero() || preconfer.committer == me))
+    let preconfer =
+        view(l1, rights.source, IPreconferClock::preconferAtCall { slot: U256::from(slot) })
+            .await?;
+    Ok((Some(slot), preconfer.committer.is_zero() || preconfer.committer == me))
 }
 
 /// The lookahead poster of a `Lookahead` preconfer source (`None` if the source is a `Whitelist`
 /// or a URL is malformed).
 async fn lookahead_poster<P: Provider>(
     l1: &P,
-    source: Address,
+    rights: &PostingRights,
     beacon_urls: &[String],
 ) -> Option<lookahead::PosterConfig> {
     // Only a `Lookahead` has a registry.
-    view(l1, source, based_contracts::Lookahead::registryCall {}).await.ok()?;
-    let clock = based_lookahead::SlotClock::new(
-        u64::try_from(view(l1, source, IPreconferClock::genesisTimestampCall {}).await.ok()?)
-            .ok()?,
-        u64::try_from(view(l1, source, IPreconferClock::secondsPerSlotCall {}).await.ok()?).ok()?,
-        u64::try_from(view(l1, source, IPreconferClock::slotsPerEpochCall {}).await.ok()?).ok()?,
-    )
-    .ok()?;
+    view(l1, rights.source, based_contracts::Lookahead::registryCall {}).await.ok()?;
     let urls = beacon_urls
         .iter()
         .map(|u| u.parse())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| warn!(target: "proposer", error = %e, "bad beacon URL: no lookahead posting"))
         .ok()?;
-    info!(target: "proposer", lookahead = %source, "posting the lookahead of each next epoch when ours");
+    info!(target: "proposer", lookahead = %rights.source, "posting the lookahead of each next epoch when ours");
     Some(lookahead::PosterConfig {
-        lookahead: source,
-        clock,
+        lookahead: rights.source,
+        clock: rights.clock,
         beacon: based_beacon::BeaconClient::new(based_beacon::BeaconClientConfig::new(urls)),
     })
 }
@@ -354,9 +365,9 @@ async fn run(
         .map(|url| ProviderBuilder::new().connect_http(url));
     let me = config.signer.address();
     // The Inbox's preconfer source is immutable: read once (retried until L1 answers).
-    let source = loop {
-        match preconfer_source(&l1, config.inbox).await {
-            Ok(source) => break source,
+    let rights = loop {
+        match posting_rights(&l1, config.inbox).await {
+            Ok(rights) => break rights,
             Err(e) => {
                 warn!(target: "proposer", error = %e, "cannot read the Inbox's preconfer source; retrying");
                 tokio::select! {
@@ -366,12 +377,12 @@ async fn run(
             }
         }
     };
-    if let Some(source) = source {
-        info!(target: "proposer", %source, committer = %me, "posting rights enforced: proposing only in own or open slots");
+    if let Some(rights) = &rights {
+        info!(target: "proposer", source = %rights.source, committer = %me, "posting rights enforced: proposing only in own or open slots");
     }
-    let poster = match source {
-        Some(source) if !config.beacon_urls.is_empty() => {
-            lookahead_poster(&l1, source, &config.beacon_urls).await
+    let poster = match &rights {
+        Some(rights) if !config.beacon_urls.is_empty() => {
+            lookahead_poster(&l1, rights, &config.beacon_urls).await
         }
         _ => None,
     };
@@ -409,12 +420,12 @@ async fn run(
             continue;
         }
         last_l1 = head;
-        if source.is_some() {
+        if rights.is_some() {
             let head_ts = match l1.get_block_by_number(head.into()).await {
                 Ok(Some(b)) => b.header.timestamp,
                 _ => continue,
             };
-            match may_propose(&l1, config.inbox, source, me, head_ts).await {
+            match may_propose(&l1, config.inbox, rights.as_ref(), me, head_ts).await {
                 Ok((_, true)) => {}
                 Ok((slot, false)) => {
                     debug!(target: "proposer", ?slot, "next slot belongs to another preconfer; waiting");

@@ -52,6 +52,23 @@ pub(crate) fn time_fsyncs(dir: &Path, n: usize) -> Result<Vec<Duration>, BoxErro
     Ok(times)
 }
 
+/// Latency of `n` secp256k1 signatures of distinct 32-byte digests by `signer`, sorted.
+pub(crate) fn time_signs(
+    signer: &dyn alloy_signer::SignerSync,
+    n: u64,
+) -> Result<Vec<Duration>, BoxError> {
+    let mut times = Vec::with_capacity(usize::try_from(n).unwrap_or_default());
+    for i in 0..n {
+        let digest = alloy_primitives::keccak256(i.to_be_bytes());
+        let start = Instant::now();
+        let sig = signer.sign_hash_sync(&digest)?;
+        times.push(start.elapsed());
+        std::hint::black_box(sig);
+    }
+    times.sort();
+    Ok(times)
+}
+
 /// The 1-minute load average (the machine is shared).
 pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
