@@ -11,7 +11,7 @@ const path = require('path');
 
 const EVM_VERSION = 'prague';
 const OPTIMIZER_RUNS = 200;
-const CONTRACTS = ['Inbox', 'Registry', 'Lookahead', 'Whitelist', 'CommitmentVerifier'];
+const CONTRACTS = ['Inbox', 'Registry', 'Lookahead', 'Whitelist', 'CommitmentVerifier', 'PreconfSlasher', 'ISlasher'];
 
 function main() {
   const args = process.argv.slice(2);

@@ -2,6 +2,7 @@
 # Installs the pinned developer tools (package.json / package-lock.json) into <repo>/node_modules:
 #   - anvil  (@foundry-rs/anvil-linux-amd64): the L1 devnet node used by tests and the devnet
 #   - solcjs (solc): the Solidity compiler used by contracts/build.js
+#   - ethers, viem: the client libraries of the compatibility suite (tests/js/compat.mjs)
 # Idempotent: does nothing when node_modules already matches package-lock.json.
 # Prints the anvil path on stdout (last line). Tests find anvil via $BASED_ANVIL or this path.
 set -euo pipefail
@@ -16,7 +17,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 if [[ -f "$stamp" ]] && cmp -s "$stamp" "$repo/package-lock.json" && [[ -x "$anvil" ]] \
-  && [[ -f "$repo/node_modules/solc/package.json" ]]; then
+  && [[ -f "$repo/node_modules/solc/package.json" ]] && [[ -f "$repo/node_modules/ethers/package.json" ]] \
+  && [[ -f "$repo/node_modules/viem/package.json" ]]; then
   echo "install-tools: up to date" >&2
 else
   echo "install-tools: npm ci into $repo/node_modules" >&2

@@ -40,6 +40,21 @@ contract Inbox {
     uint256 public constant DEPOSIT_UNIT = 1 gwei;
     /// @notice Largest deposit: the gwei amount must fit into a uint64.
     uint256 public constant MAX_DEPOSIT = uint256(type(uint64).max) * 1 gwei;
+    /// @notice Most promised transactions one `proposePromised` may carry.
+    uint256 public constant MAX_PROMISED_TXS = 1024;
+    /// @notice Maximum size (bytes) of one promised transaction.
+    uint256 public constant MAX_PROMISED_TX_SIZE = 131072;
+
+    /// @notice What L1 keeps of a proposal's promised transactions (docs/protocol.md section 11): the slasher
+    /// opens it to check that a promised transaction was included.
+    struct PromisedRecord {
+        /// Merkle root of the transaction hashes `keccak256(tx_i)` in order (`promisedRoot`).
+        bytes32 root;
+        /// Timestamp of the L1 block that included the proposal (zero = no record).
+        uint64 timestamp;
+        /// Number of promised transactions.
+        uint32 count;
+    }
 
     /// @notice Id of the next proposal (ids start at 0).
     uint256 public nextProposalId;
@@ -65,9 +80,15 @@ contract Inbox {
     uint64 public nextUnservedForcedId;
     /// @notice Block number in which forced transaction `id` was queued; kept only with a preconfer source.
     mapping(uint256 id => uint256 blockNumber) public forcedQueuedAt;
+    /// @notice The promised transactions of proposal `id` (all zero if it carried none).
+    mapping(uint256 id => PromisedRecord) private promisedRecords;
 
     /// @notice A proposal: the versioned hashes of all blobs of the calling blob transaction, in order.
     event Proposed(uint256 indexed id, address indexed proposer, bytes32[] blobHashes);
+    /// @notice The promised transactions of proposal `id` (EIP-2718 encoded, signed), emitted right after its
+    /// `Proposed`: derivation includes them, in order, after the due forced transactions and before the batch's
+    /// own transactions in the first L2 block the proposal derives (docs/protocol.md section 7.3).
+    event Promised(uint256 indexed id, bytes32 root, bytes[] txs);
     /// @notice A deposit of `amount` wei (a multiple of 1 gwei) from `from` on L1 to `to` on L2.
     event Deposited(uint256 indexed id, address indexed from, address indexed to, uint256 amount);
     /// @notice A forced-inclusion transaction (EIP-2718 encoded, signed), queued by `sender`.
@@ -83,6 +104,9 @@ contract Inbox {
     error InvalidTxSize();
     /// @notice `slot` has a preconfer and the caller is not its `committer` (and the escape hatch is closed).
     error NotPreconfer(uint256 slot, address committer);
+    /// @notice `proposePromised` without transactions, with more than MAX_PROMISED_TXS, or one of them empty or
+    /// larger than MAX_PROMISED_TX_SIZE.
+    error InvalidPromisedTxs();
     /// @notice A preconfer source without code, or with `maxProposalGap == 0`.
     error InvalidConfig();
 
@@ -103,20 +127,65 @@ contract Inbox {
     /// source, reverts `NotPreconfer` unless the caller may propose now (see `canPropose`).
     /// @return id The proposal id.
     function propose() external returns (uint256 id) {
-        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
-        uint256 count = 0;
-        while (blobhash(count) != bytes32(0)) {
-            unchecked {
-                ++count;
-            }
+        bytes32[] memory hashes = _blobHashes();
+        if (hashes.length == 0) revert NoBlobs();
+        id = _propose(hashes);
+    }
+
+    /// @notice Propose with promised transactions: like `propose`, plus `txs`, the transactions the caller
+    /// promised (signed inclusion commitments) in this order. They are included on L2 whatever the blobs hold
+    /// (also without blobs, and when the batch is invalid), so their inclusion is provable on L1 from the
+    /// stored root alone (docs/protocol.md section 11).
+    /// @dev Blobs are optional here. Reverts `InvalidPromisedTxs` on an empty or oversized list or transaction;
+    /// posting rights as `propose`.
+    /// @return id The proposal id.
+    function proposePromised(bytes[] calldata txs) external returns (uint256 id) {
+        uint256 n = txs.length;
+        if (n == 0 || n > MAX_PROMISED_TXS) revert InvalidPromisedTxs();
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 len = txs[i].length;
+            if (len == 0 || len > MAX_PROMISED_TX_SIZE) revert InvalidPromisedTxs();
+            leaves[i] = keccak256(txs[i]);
         }
-        if (count == 0) revert NoBlobs();
-        bytes32[] memory hashes = new bytes32[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            hashes[i] = blobhash(i);
+        id = _propose(_blobHashes());
+        bytes32 root = _merkleRoot(leaves);
+        promisedRecords[id] = PromisedRecord({root: root, timestamp: uint64(block.timestamp), count: uint32(n)});
+        emit Promised(id, root, txs);
+    }
+
+    /// @notice The promised-transaction record of proposal `id` (all zero if it carried none).
+    function promisedRecord(uint256 id) external view returns (PromisedRecord memory) {
+        return promisedRecords[id];
+    }
+
+    /// @notice Merkle root of `leaves` as stored by `proposePromised` (zero for none): pairs are hashed
+    /// level by level, `keccak256(left || right)`, the last node of a level with an odd count paired with
+    /// `bytes32(0)`, until one node is left (one leaf: the leaf itself).
+    function promisedRoot(bytes32[] memory leaves) external pure returns (bytes32) {
+        return _merkleRoot(leaves);
+    }
+
+    /// @notice Whether `leaf` is the `index`-th of `count` leaves under `root` (`proof`: the siblings from the
+    /// leaf level up, exactly `ceil(log2(count))` of them).
+    function verifyPromised(bytes32 root, uint256 count, uint256 index, bytes32 leaf, bytes32[] calldata proof)
+        external
+        pure
+        returns (bool)
+    {
+        if (index >= count) return false;
+        uint256 depth = 0;
+        while ((uint256(1) << depth) < count) {
+            ++depth;
         }
-        id = nextProposalId++;
-        emit Proposed(id, msg.sender, hashes);
+        if (proof.length != depth) return false;
+        bytes32 node = leaf;
+        for (uint256 i = 0; i < depth; ++i) {
+            node = (index >> i) & 1 == 0
+                ? keccak256(abi.encodePacked(node, proof[i]))
+                : keccak256(abi.encodePacked(proof[i], node));
+        }
+        return node == root;
     }
 
     /// @notice Deposit `msg.value` wei to `to` on L2.
@@ -158,6 +227,43 @@ contract Inbox {
         if (escapeHatchOpen()) return true;
         (, address committer) = preconferSource.preconferAt(preconferSource.slotAt(block.timestamp));
         return committer == address(0) || committer == who;
+    }
+
+    /// @dev The versioned hashes of the current transaction's blobs (`blobhash(i)` until zero).
+    function _blobHashes() private view returns (bytes32[] memory hashes) {
+        uint256 count = 0;
+        while (blobhash(count) != bytes32(0)) {
+            unchecked {
+                ++count;
+            }
+        }
+        hashes = new bytes32[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            hashes[i] = blobhash(i);
+        }
+    }
+
+    /// @dev Posting rights, then the next id and the `Proposed` event.
+    function _propose(bytes32[] memory hashes) private returns (uint256 id) {
+        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
+        id = nextProposalId++;
+        emit Proposed(id, msg.sender, hashes);
+    }
+
+    /// @dev See `promisedRoot`; overwrites `leaves`.
+    function _merkleRoot(bytes32[] memory leaves) private pure returns (bytes32) {
+        uint256 n = leaves.length;
+        if (n == 0) return bytes32(0);
+        while (n > 1) {
+            uint256 half = (n + 1) / 2;
+            for (uint256 i = 0; i < half; ++i) {
+                bytes32 left = leaves[2 * i];
+                bytes32 right = 2 * i + 1 < n ? leaves[2 * i + 1] : bytes32(0);
+                leaves[i] = keccak256(abi.encodePacked(left, right));
+            }
+            n = half;
+        }
+        return leaves[0];
     }
 
     /// @dev Posting rights check and bookkeeping of a successful proposal (preconfer source set): records the

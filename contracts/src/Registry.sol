@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {BLS} from "./BLS.sol";
+import {ISlasher} from "./ISlasher.sol";
 
 /// @title based validator Registry
 /// @notice L1 validators opt in to commit (preconfirm) for the based rollup. Modelled on eth-fabric's Universal
@@ -12,7 +13,8 @@ import {BLS} from "./BLS.sol";
 /// keccak-256 of its 128-byte EIP-2537 encoding. All times are L1 block timestamps in seconds. Opt-in, opt-out
 /// and unregistration change `committerAt` only after a delay, so the committer of a slot whose lookahead is
 /// already published cannot change. History is not kept: `committerAt` answers from the current record, which
-/// is exact for any time at or after the key's last state change.
+/// is exact for any time at or after the key's last state change. Signed commitments are slashed URC-style
+/// through `slashCommitment`, judged by the immutable `commitmentSlasher` (an `ISlasher`).
 contract Registry {
     /// @notice Deployment parameters (immutable).
     struct Config {
@@ -27,6 +29,9 @@ contract Registry {
         /// The only address allowed to call `slash` (zero = slashing disabled). The `Lookahead` (its lookahead
         /// contest) in opt-in mode: deploy the Registry with the Lookahead's precomputed CREATE address.
         address slasher;
+        /// The `ISlasher` judging signed commitments in `slashCommitment` (zero = commitment slashing disabled);
+        /// the `PreconfSlasher` in opt-in mode.
+        address commitmentSlasher;
     }
 
     /// @notice The record of one registered validator key.
@@ -45,6 +50,11 @@ contract Registry {
         uint48 optedOutAt;
         /// Collateral held for this key (wei).
         uint256 collateral;
+        /// Start of the last period without commit rights for lack of collateral: when a slash left it below
+        /// `minCollateral` (0 = never).
+        uint48 undercollateralizedFrom;
+        /// End of that period: when `addCollateral` brought it back to `minCollateral` (0 = still open).
+        uint48 undercollateralizedUntil;
     }
 
     /// @notice Domain of the registration message (the ASCII string, right-padded with zeros to 32 bytes).
@@ -60,8 +70,14 @@ contract Registry {
     uint64 public immutable unregistrationDelay;
     /// @notice See `Config`.
     address public immutable slasher;
+    /// @notice See `Config`.
+    address public immutable commitmentSlasher;
+
+    uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     mapping(bytes32 pubkeyHash => Operator) private operators;
+    /// @notice Whether `keccak256(abi.encode(commitment, pubkeyHash))` was already slashed (`slashCommitment`).
+    mapping(bytes32 key => bool) public slashedBefore;
 
     /// @notice A key was registered with `collateral` wei.
     event Registered(bytes32 indexed pubkeyHash, address indexed owner, BLS.G1Point pubkey, uint256 collateral);
@@ -78,6 +94,18 @@ contract Registry {
     /// @notice The slasher took `amount` wei of the key's collateral, paid to `recipient` (zero = kept locked in
     /// this contract, i.e. burned); the key now holds `collateral` wei.
     event Slashed(bytes32 indexed pubkeyHash, address indexed recipient, uint256 amount, uint256 collateral);
+    /// @notice A signed commitment of `committer` slashed the key: `taken` wei of collateral were removed, `reward`
+    /// of them paid to `challenger` (the rest stays locked here: burned); the key now holds `collateral` wei.
+    /// `key` is `keccak256(abi.encode(commitment, pubkeyHash))`.
+    event CommitmentSlashed(
+        bytes32 indexed pubkeyHash,
+        address indexed committer,
+        address indexed challenger,
+        bytes32 key,
+        uint256 taken,
+        uint256 reward,
+        uint256 collateral
+    );
 
     /// @notice `unregistrationDelay < optOutDelay`.
     error InvalidConfig();
@@ -113,6 +141,14 @@ contract Registry {
     error TransferFailed();
     /// @notice The caller of `slash` is not the `slasher` (or slashing is disabled).
     error NotSlasher();
+    /// @notice `commitmentSlasher` is zero: commitment slashing is disabled.
+    error CommitmentSlashingDisabled();
+    /// @notice The commitment names `slasher`, not this registry's `commitmentSlasher`.
+    error WrongCommitmentSlasher(address slasher);
+    /// @notice The commitment signature is not 65 bytes `r || s || v` with low `s`, `v` in {27, 28} and a signer.
+    error InvalidCommitmentSignature();
+    /// @notice This commitment already slashed this key (`key = keccak256(abi.encode(commitment, pubkeyHash))`).
+    error AlreadySlashed(bytes32 key);
 
     constructor(Config memory config) {
         if (config.unregistrationDelay < config.optOutDelay) revert InvalidConfig();
@@ -121,6 +157,7 @@ contract Registry {
         optOutDelay = config.optOutDelay;
         unregistrationDelay = config.unregistrationDelay;
         slasher = config.slasher;
+        commitmentSlasher = config.commitmentSlasher;
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -157,6 +194,9 @@ contract Registry {
         if (op.unregisteredAt != 0) revert AlreadyUnregistered();
         uint256 collateral = op.collateral + msg.value;
         op.collateral = collateral;
+        if (op.undercollateralizedFrom != 0 && op.undercollateralizedUntil == 0 && collateral >= minCollateral) {
+            op.undercollateralizedUntil = uint48(block.timestamp);
+        }
         emit CollateralAdded(pubkeyHash, msg.value, collateral);
     }
 
@@ -231,17 +271,54 @@ contract Registry {
         }
     }
 
+    /// @notice Slashes the key `pubkeyHash` for a signed commitment (URC's `slashCommitment`): anyone may call.
+    /// Requires `commitment.slasher == commitmentSlasher != 0`; recovers the committer from `signature` over
+    /// `keccak256(abi.encode(commitment))` (65 bytes, low `s`, `v` in {27, 28}); refuses a commitment that
+    /// already slashed this key; calls `commitmentSlasher.slash(delegation, commitment, committer, evidence,
+    /// msg.sender)` with `delegation = {committer: the key's stored committer, metadata: abi.encode(pubkeyHash)}`
+    /// (BLS keys and slot zero), which reverts unless the commitment is slashable; takes up to the returned
+    /// amount from the key's collateral and pays half of what it took to the caller; the rest stays locked here
+    /// (burned).
+    /// @param evidence Slasher-specific (`PreconfSlasher`: `abi.encode(uint8 kind)`).
+    /// @return taken The wei taken from the collateral.
+    function slashCommitment(
+        bytes32 pubkeyHash,
+        ISlasher.Commitment calldata commitment,
+        bytes calldata signature,
+        bytes calldata evidence
+    ) external returns (uint256 taken) {
+        address judge = commitmentSlasher;
+        if (judge == address(0)) revert CommitmentSlashingDisabled();
+        if (commitment.slasher != judge) revert WrongCommitmentSlasher(commitment.slasher);
+        address committer = _recoverCommitter(keccak256(abi.encode(commitment)), signature);
+        bytes32 key = keccak256(abi.encode(commitment, pubkeyHash));
+        if (slashedBefore[key]) revert AlreadySlashed(key);
+        slashedBefore[key] = true;
+
+        ISlasher.Delegation memory delegation;
+        delegation.committer = operators[pubkeyHash].committer;
+        delegation.metadata = abi.encode(pubkeyHash);
+        uint256 amount = ISlasher(judge).slash(delegation, commitment, committer, evidence, msg.sender);
+        taken = _payCommitmentSlash(pubkeyHash, committer, key, amount);
+    }
+
     // ------------------------------------------------------------------------------------------------------
     // Views
     // ------------------------------------------------------------------------------------------------------
 
     /// @notice The committer with commit rights for the key at `timestamp`, or the zero address.
-    /// @dev Non-zero iff the key is registered with at least `minCollateral`, opted in with
-    /// `optedInAt + optInDelay <= timestamp`, and neither an opt-out nor `unregister` took effect by `timestamp`
-    /// (effect = action time + `optOutDelay`).
+    /// @dev Non-zero iff the key is registered, opted in with `optedInAt + optInDelay <= timestamp`, neither an
+    /// opt-out nor `unregister` took effect by `timestamp` (effect = action time + `optOutDelay`), and
+    /// `timestamp` is not in the last period the key held less than `minCollateral` (from the slash that took it
+    /// below until the top-up that restored it). A slash therefore never changes the answer for times before it:
+    /// the preconfer of a past slot, which slashing judges, stays what it was.
     function committerAt(bytes32 pubkeyHash, uint256 timestamp) public view returns (address) {
         Operator storage op = operators[pubkeyHash];
-        if (op.owner == address(0) || op.collateral < minCollateral) return address(0);
+        if (op.owner == address(0)) return address(0);
+        uint256 from = op.undercollateralizedFrom;
+        uint256 until = op.undercollateralizedUntil;
+        if (op.collateral < minCollateral && from == 0) return address(0);
+        if (from != 0 && timestamp >= from && (until == 0 || timestamp < until)) return address(0);
         uint256 optedInAt = op.optedInAt;
         if (optedInAt == 0 || timestamp < optedInAt + optInDelay) return address(0);
         uint256 optedOutAt = op.optedOutAt;
@@ -281,6 +358,33 @@ contract Registry {
     // Internal
     // ------------------------------------------------------------------------------------------------------
 
+    /// @dev Takes up to `amount` from the key, pays half of it to the caller (the rest stays locked).
+    function _payCommitmentSlash(bytes32 pubkeyHash, address committer, bytes32 key, uint256 amount)
+        private
+        returns (uint256 taken)
+    {
+        taken = _takeCollateral(pubkeyHash, amount);
+        uint256 reward = taken / 2;
+        emit CommitmentSlashed(
+            pubkeyHash, committer, msg.sender, key, taken, reward, operators[pubkeyHash].collateral
+        );
+        if (reward != 0) {
+            (bool ok,) = msg.sender.call{value: reward}("");
+            if (!ok) revert TransferFailed();
+        }
+    }
+
+    /// @dev The signer of `hash` (URC's rules; `InvalidCommitmentSignature` otherwise).
+    function _recoverCommitter(bytes32 hash, bytes calldata signature) private pure returns (address signer) {
+        if (signature.length != 65) revert InvalidCommitmentSignature();
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (uint256(s) > HALF_N || (v != 27 && v != 28)) revert InvalidCommitmentSignature();
+        signer = ecrecover(hash, v, r, s);
+        if (signer == address(0)) revert InvalidCommitmentSignature();
+    }
+
     function _registered(bytes32 pubkeyHash) private view returns (Operator storage op) {
         op = operators[pubkeyHash];
         if (op.owner == address(0)) revert NotRegistered();
@@ -299,5 +403,10 @@ contract Registry {
         uint256 collateral = op.collateral;
         taken = amount < collateral ? amount : collateral;
         op.collateral = collateral - taken;
+        if (collateral >= minCollateral && collateral - taken < minCollateral) {
+            // Rights end now (not retroactively): a new period without rights starts.
+            op.undercollateralizedFrom = uint48(block.timestamp);
+            op.undercollateralizedUntil = 0;
+        }
     }
 }

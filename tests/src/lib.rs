@@ -16,7 +16,6 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Arc,
     time::Duration,
 };
 
@@ -66,6 +65,7 @@ impl TestNet {
             anvil_output: false,
             poll_interval: Duration::from_millis(100),
             sequencing: mode,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         })
         .await?;
         Ok(Self { devnet, dir })
@@ -89,18 +89,18 @@ impl TestNet {
     /// Node configuration for another node following the same L1.
     pub fn node_config(&self, datadir: &Path) -> NodeConfig {
         NodeConfig {
-            chain: Arc::new(based_chainspec::ChainSpec::load("devnet").expect("devnet chain spec")),
+            // The devnet's spec: its Inbox, L1 chain id and start block (the only consensus input).
+            chain: self.devnet.chain.clone(),
             datadir: datadir.to_path_buf(),
             trie_cache_bytes: based_storage::DEFAULT_TRIE_CACHE_BYTES,
             l1_rpc_url: self.l1_url(),
             l1_beacon_urls: vec![self.beacon_url()],
             l1_blob_archive_urls: Vec::new(),
-            inbox: self.devnet.inbox,
-            l1_start_block: self.devnet.inbox_block.saturating_sub(1),
             poll_interval: Duration::from_millis(100),
             confirmations: 2,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             proposer_url: None,
+            watchtower: None,
         }
     }
 
@@ -244,22 +244,22 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `based node` for `cfg` on `port`.
+    /// Starts `based node` for `cfg` on `port`, with `cfg.chain` written to
+    /// `<datadir>/chain-spec.json` as its `--chain`.
     pub fn spawn(cfg: &NodeConfig, port: u16) -> eyre::Result<Self> {
+        std::fs::create_dir_all(&cfg.datadir)?;
+        let spec = cfg.datadir.join("chain-spec.json");
+        std::fs::write(&spec, cfg.chain.to_json()?)?;
         let child = Command::new(based_bin()?)
             .arg("node")
             .arg("--chain")
-            .arg("devnet")
+            .arg(&spec)
             .arg("--datadir")
             .arg(&cfg.datadir)
             .arg("--l1.rpc-url")
             .arg(&cfg.l1_rpc_url)
             .arg("--l1.beacon-url")
             .arg(cfg.l1_beacon_urls.join(","))
-            .arg("--l1.inbox-address")
-            .arg(cfg.inbox.to_string())
-            .arg("--l1.start-block")
-            .arg(cfg.l1_start_block.to_string())
             .arg("--l1.poll-interval-ms")
             .arg("100")
             .arg("--http.port")

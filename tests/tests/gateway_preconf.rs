@@ -9,6 +9,7 @@ use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::SolEvent;
 use based_commitments::{InclusionPayload, SignedCommitment};
 use based_tests::{
     TestNet, WAIT, eyre, provider, sign_l2_transfer, wait_for, wait_for_receipt, wallet_provider,
@@ -152,6 +153,26 @@ async fn wallet_gets_signed_promises_from_the_gateway() -> eyre::Result<()> {
     assert!(p.get_block_number().await? > 0);
     let status = rpc(&l2, "based_preconfirmations", json!([])).await?;
     assert_eq!(status["result"]["broken"], json!([]), "no promise broken: {status}");
+
+    // Every promised transaction was posted on L1 in an `Inbox.Promised` record (provable
+    // inclusion, docs/protocol.md §11), not only inside a blob.
+    let l1 = provider(&net.l1_url())?;
+    let filter = alloy_rpc_types_eth::Filter::new()
+        .address(net.devnet.inbox)
+        .event_signature(based_contracts::Inbox::Promised::SIGNATURE_HASH)
+        .from_block(0);
+    let mut posted = std::collections::HashSet::new();
+    for log in l1.get_logs(&filter).await? {
+        let Some(based_contracts::InboxEvent::Promised(p)) =
+            based_contracts::InboxEvent::decode(net.devnet.inbox, &log.inner)?
+        else {
+            eyre::bail!("not a Promised log: {log:?}");
+        };
+        posted.extend(p.txs.iter().map(alloy_primitives::keccak256));
+    }
+    for hash in hashes.iter().chain([&deploy_hash]) {
+        assert!(posted.contains(hash), "{hash} not in any Promised record");
+    }
     net.stop().await;
     Ok(())
 }

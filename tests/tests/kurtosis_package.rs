@@ -587,6 +587,10 @@ fn check_service(
                 (Some(port), Some(default)) if port == default => {
                     cmd_ports.insert(c.clone());
                 }
+                // A listener that is off by default (`--metrics.addr`): the package picks its port.
+                (Some(_), None) if opt.default.is_none() => {
+                    cmd_ports.insert(c.clone());
+                }
                 (value, default) => problems.push(format!(
                     "{}: {} uses {c} = {value:?}, the binary's default port is {default:?}",
                     flag.at, flag.name
@@ -1031,4 +1035,62 @@ fn help_parser_reads_clap_output() {
     assert!(page.options.contains_key("--help"));
     assert_eq!(default_port(&page.options["--http.addr"]), Some(8547));
     assert_eq!(page.options["--http.addr"].env.as_deref(), Some("BASED_HTTP_ADDR"));
+}
+
+/// Every PromQL expression of the dashboard's panels.
+fn dashboard_exprs(dashboard: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dashboard];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(expr)) = map.get("expr") {
+                    out.push(expr.clone());
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn dashboard_parses_and_uses_only_exported_metrics() -> eyre::Result<()> {
+    let path = repo().join("kurtosis/static_files/grafana/based.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&read(&path)?)?;
+    let panels = dashboard["panels"].as_array().map_or(0, Vec::len);
+    eyre::ensure!(panels >= 10, "{}: {panels} panels", path.display());
+    let exprs = dashboard_exprs(&dashboard);
+    eyre::ensure!(exprs.len() >= panels, "a panel without a query");
+    let mut used = BTreeSet::new();
+    let mut problems = Vec::new();
+    for expr in &exprs {
+        let names = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("based_"));
+        for name in names {
+            match based_metrics::names::lookup(name) {
+                Some(metric) => {
+                    used.insert(metric.name);
+                }
+                None => problems.push(format!("`{expr}`: `{name}` is not a metric of `based`")),
+            }
+        }
+    }
+    // Every metric the binary exports has a panel.
+    for metric in based_metrics::names::ALL {
+        if !used.contains(metric.name) {
+            problems.push(format!("no panel shows {}", metric.name));
+        }
+    }
+    // The package loads it: Grafana provisions the directory the dashboard is in.
+    let files = star_files()?;
+    let loaded = files.iter().any(|(_, src)| src.contains("kurtosis/static_files/grafana\""));
+    if !loaded {
+        problems.push("no .star file hands static_files/grafana to Grafana".into());
+    }
+    eyre::ensure!(problems.is_empty(), "dashboard:\n  {}", problems.join("\n  "));
+    Ok(())
 }

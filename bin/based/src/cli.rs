@@ -1,14 +1,21 @@
 //! Command-line parsing and dispatch; each subcommand hands off to its crate.
+//!
+//! Before clap parses the command line, [`prepare`] refuses private keys given as flag values
+//! ([`crate::secrets`]) and merges the `--config` file of a service subcommand in as defaults
+//! ([`crate::config`]), so the precedence is flags > environment variables > file > defaults.
 
+use crate::config::{ConfigArgs, SERVICES};
 use alloy_primitives::Address;
-use alloy_signer_local::PrivateKeySigner;
 use based_chainspec::ChainSpec;
 use based_devnet::{Devnet, DevnetConfig};
+use based_keystore::ecdsa_signer;
 use based_node::{NodeConfig, args::NodeArgs};
 use based_proposer::ProposerConfig;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use eyre::WrapErr;
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet, ffi::OsString, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -24,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Follow L1, derive and execute the L2 chain, serve L2 JSON-RPC.
-    Node(NodeArgs),
+    Node(NodeCommand),
     /// Collect L2 transactions and post them to the L1 Inbox in blob transactions.
     Proposer(ProposerArgs),
     /// Run a local devnet: anvil L1, its beacon API service, Inbox, proposer and node.
@@ -33,10 +40,51 @@ enum Command {
     Validator(crate::validator::ValidatorArgs),
     /// Preconfirmation gateway: signed inclusion promises (Commitments API, eth_sendRawTransaction).
     Gateway(crate::gateway::GatewayArgs),
+    /// Config files: print a commented example, or the configuration a service would run with.
+    Config(ConfigCommand),
+    /// Broken promises: judge a signed commitment, challenge, defend, slash (docs/slashing.md).
+    Slash(crate::slash::SlashArgs),
+}
+
+/// `based node`: its config file and its arguments (defined in `based_node::args`).
+#[derive(Debug, Args)]
+struct NodeCommand {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    args: NodeArgs,
+}
+
+#[derive(Debug, Args)]
+struct ConfigCommand {
+    #[command(subcommand)]
+    action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print a commented config file (TOML) with every key of a service and its default.
+    Example {
+        /// The service.
+        #[arg(value_parser = SERVICES)]
+        service: String,
+    },
+    /// Print the configuration a service would run with, and where each value comes from,
+    /// without starting it: `based config show <service> [--config <file>] [<flags>...]`.
+    Show {
+        /// The service.
+        #[arg(value_parser = SERVICES)]
+        service: String,
+        /// The service's command-line flags, `--config <file>` included.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Args)]
 struct ProposerArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Chain: `devnet` or a path to an alloy genesis JSON file.
     #[arg(long = "chain", env = "BASED_CHAIN", default_value = "devnet")]
     chain: String,
@@ -46,9 +94,13 @@ struct ProposerArgs {
     /// Address of the L1 Inbox.
     #[arg(long = "l1.inbox-address", env = "BASED_L1_INBOX_ADDRESS", default_value_t = based_node::args::DEVNET_INBOX)]
     inbox: Address,
-    /// Private key paying for proposals (hex).
-    #[arg(long = "proposer.key", env = "BASED_PROPOSER_KEY")]
-    key: String,
+    /// Web3 Secret Storage keystore of the key that signs and pays for proposals (else the hex
+    /// key in `BASED_PROPOSER_KEY`; never a flag value).
+    #[arg(long = "proposer.keystore", env = "BASED_PROPOSER_KEYSTORE")]
+    keystore: Option<PathBuf>,
+    /// File holding the proposer keystore's password (else: prompt on a terminal).
+    #[arg(long = "proposer.password-file", env = "BASED_PROPOSER_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
     /// L2 node JSON-RPC URL (head timestamp and gas limit).
     #[arg(long = "l2.rpc-url", env = "BASED_L2_RPC_URL")]
     l2_rpc_url: Option<String>,
@@ -69,29 +121,35 @@ struct ProposerArgs {
     /// validator's committer.
     #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL", value_delimiter = ',')]
     beacon_urls: Vec<String>,
+    #[command(flatten)]
+    metrics: based_node::args::MetricsArgs,
 }
 
 #[derive(Debug, Args)]
 struct DevnetArgs {
-    /// L1 (anvil) port.
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// L1 (anvil) port (0 picks a free one).
     #[arg(long = "l1.port", env = "BASED_DEVNET_L1_PORT", default_value_t = 8545)]
     l1_port: u16,
-    /// L2 node JSON-RPC port.
+    /// L2 node JSON-RPC port (0 picks a free one).
     #[arg(long = "http.port", env = "BASED_DEVNET_L2_PORT", default_value_t = 8546)]
     l2_port: u16,
-    /// Proposer JSON-RPC port.
+    /// Proposer JSON-RPC port (0 picks a free one).
     #[arg(long = "proposer.port", env = "BASED_DEVNET_PROPOSER_PORT", default_value_t = 8547)]
     proposer_port: u16,
-    /// Preconfirmation gateway port.
+    /// Preconfirmation gateway port (0 picks a free one).
     #[arg(long = "gateway.port", env = "BASED_DEVNET_GATEWAY_PORT", default_value_t = 8548)]
     gateway_port: u16,
-    /// Port of the devnet's beacon API service (devnet-only; one L1 block per slot).
+    /// Port of the devnet's beacon API service (devnet-only; one L1 block per slot; 0 picks a
+    /// free one).
     #[arg(long = "beacon.port", env = "BASED_DEVNET_BEACON_PORT", default_value_t = 5052)]
     beacon_port: u16,
     /// L1 slot time in seconds.
     #[arg(long = "l1.block-time", env = "BASED_DEVNET_BLOCK_TIME", default_value_t = 2)]
     block_time: u64,
-    /// Data directory (wiped at start).
+    /// Data directory (wiped at start). The dev accounts' private keys are written to
+    /// `<datadir>/dev-keys.txt`, never printed.
     #[arg(long = "datadir", env = "BASED_DEVNET_DATADIR", default_value = ".devnet")]
     datadir: PathBuf,
     /// Show anvil's output.
@@ -101,6 +159,10 @@ struct DevnetArgs {
     /// `whitelist` (the gateway's committer as the only operator) or `opt-in`.
     #[arg(long = "sequencing.mode", env = "BASED_DEVNET_SEQUENCING_MODE", value_parser = parse_mode)]
     sequencing_mode: Option<based_devnet::SequencingMode>,
+    /// Metrics endpoint of the devnet (all its services run in one process); default: a free
+    /// port on 127.0.0.1, printed in the banner.
+    #[command(flatten)]
+    metrics: based_node::args::MetricsArgs,
 }
 
 fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
@@ -116,8 +178,48 @@ pub(crate) fn load_chain(chain: &str) -> eyre::Result<Arc<ChainSpec>> {
     Ok(Arc::new(ChainSpec::load(chain).wrap_err_with(|| format!("loading chain {chain}"))?))
 }
 
+/// The `based` command as clap defines it (before any config file is merged in).
+pub(crate) fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// The command to parse `argv` (program name first) with: refuses private keys given as flags,
+/// and merges in the `--config` file of a service subcommand. Returns the keys the file set.
+fn prepare(argv: &[OsString]) -> eyre::Result<(clap::Command, BTreeSet<String>)> {
+    crate::secrets::refuse_key_flags(argv)?;
+    let cmd = command();
+    match crate::config::requested(&cmd, argv) {
+        Some((service, path)) => {
+            let applied = crate::config::apply(cmd, &service, &path)?;
+            Ok((applied.cmd, applied.keys))
+        }
+        None => Ok((cmd, BTreeSet::new())),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn config(cmd: ConfigCommand) -> eyre::Result<()> {
+    match cmd.action {
+        ConfigAction::Example { service } => {
+            print!("{}", crate::config::example(&command(), &service)?);
+        }
+        ConfigAction::Show { service, args } => {
+            let argv: Vec<OsString> = [OsString::from("based"), OsString::from(&service)]
+                .into_iter()
+                .chain(args)
+                .collect();
+            let (cmd, keys) = prepare(&argv)?;
+            print!("{}", crate::config::show(cmd, &service, &keys, &argv)?);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run() -> eyre::Result<()> {
-    let cli = Cli::parse();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let (cmd, _) = prepare(&argv)?;
+    let matches = cmd.get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.log_filter).wrap_err("bad --log.filter")?)
         .with_target(true)
@@ -130,36 +232,98 @@ pub(crate) fn run() -> eyre::Result<()> {
             Command::Devnet(args) => devnet(args).await,
             Command::Validator(args) => crate::validator::run(args).await,
             Command::Gateway(args) => crate::gateway::run(args).await,
+            Command::Config(cmd) => config(cmd),
+            Command::Slash(args) => crate::slash::run(args).await,
         }
     })
 }
 
-async fn node(args: NodeArgs) -> eyre::Result<()> {
+async fn node(cmd: NodeCommand) -> eyre::Result<()> {
+    cmd.config.log();
+    let args = cmd.args;
     let chain = load_chain(&args.chain)?;
-    let node = based_node::launch(NodeConfig {
-        chain,
-        datadir: args.datadir.clone(),
-        trie_cache_bytes: args.db.trie_cache_bytes(),
-        l1_beacon_urls: args.l1.beacon_urls.clone(),
-        l1_blob_archive_urls: args.l1.blob_archive_urls.clone(),
-        l1_rpc_url: args.l1.rpc_url.clone(),
-        inbox: args.l1.inbox_address,
-        l1_start_block: args.l1.start_block,
-        poll_interval: args.l1.poll_interval(),
-        confirmations: args.l1.confirmations,
-        http_addr: SocketAddr::new(args.http.addr, args.http.port),
-        proposer_url: args.forward.proposer_url.clone(),
-    })
+    let metrics = start_metrics(&args.metrics.metrics).await?;
+    let node = based_node::launch_with_rpc(
+        NodeConfig {
+            chain,
+            datadir: args.datadir.clone(),
+            trie_cache_bytes: args.db.trie_cache_bytes(),
+            l1_beacon_urls: args.l1.beacon_urls.clone(),
+            l1_blob_archive_urls: args.l1.blob_archive_urls.clone(),
+            l1_rpc_url: args.l1.rpc_url.clone(),
+            poll_interval: args.l1.poll_interval(),
+            confirmations: args.l1.confirmations,
+            http_addr: SocketAddr::new(args.http.addr, args.http.port),
+            proposer_url: args.forward.proposer_url.clone(),
+            watchtower: watchtower_config(&args)?,
+        },
+        Some(args.rpc.clone()),
+    )
     .await?;
+    if let Some(metrics) = &metrics {
+        let backend = node.backend().clone();
+        let max_lag = args.metrics.ready_max_lag;
+        metrics.set_ready(Arc::new(move || backend.readiness(max_lag)));
+    }
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     node.stop().await;
+    stop_metrics(metrics).await;
     Ok(())
 }
 
+/// Starts the `/metrics`, `/health`, `/ready` endpoint when `--metrics.addr` is set.
+pub(crate) async fn start_metrics(
+    args: &based_node::args::MetricsArgs,
+) -> eyre::Result<Option<based_metrics::MetricsServer>> {
+    let Some(addr) = args.addr else { return Ok(None) };
+    let server = based_metrics::serve(addr).await.wrap_err("--metrics.addr")?;
+    tracing::info!(url = %format!("{}/metrics", server.url()), "metrics endpoint");
+    Ok(Some(server))
+}
+
+/// Stops the metrics endpoint, if any.
+pub(crate) async fn stop_metrics(metrics: Option<based_metrics::MetricsServer>) {
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+}
+
+/// The node's watchtower, if `--watchtower.slasher` is set; its key is optional.
+fn watchtower_config(
+    args: &based_node::args::NodeArgs,
+) -> eyre::Result<Option<based_watchtower::WatchtowerConfig>> {
+    let w = &args.watchtower;
+    let Some(slasher) = w.slasher else { return Ok(None) };
+    let key = if w.keystore.is_some() || std::env::var_os("BASED_WATCHTOWER_KEY").is_some() {
+        let key =
+            ecdsa_signer(w.keystore.as_deref(), w.password_file.as_deref(), "BASED_WATCHTOWER_KEY")
+                .wrap_err("watchtower key")?;
+        tracing::info!(target: "watchtower", address = %key.address(), "watchtower key loaded");
+        Some(key)
+    } else {
+        tracing::info!(target: "watchtower", "no watchtower key: reporting only");
+        None
+    };
+    Ok(Some(based_watchtower::WatchtowerConfig {
+        l1_rpc_url: args.l1.rpc_url.clone(),
+        slasher,
+        store_path: args.datadir.join("watchtower").join("commitments.jsonl"),
+        key,
+        poll_interval: args.l1.poll_interval(),
+        max_watched: based_watchtower::DEFAULT_MAX_WATCHED,
+        from_block: w.from_block,
+    }))
+}
+
 async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
+    args.config.log();
     let chain = load_chain(&args.chain)?;
-    let signer: PrivateKeySigner = args.key.parse().wrap_err("bad --proposer.key")?;
+    let signer =
+        ecdsa_signer(args.keystore.as_deref(), args.password_file.as_deref(), "BASED_PROPOSER_KEY")
+            .wrap_err("proposer key")?;
+    tracing::info!(target: "proposer", address = %signer.address(), "proposer key loaded");
+    let metrics = start_metrics(&args.metrics).await?;
     let handle = based_proposer::spawn(ProposerConfig {
         l1_rpc_url: args.l1_rpc_url,
         l2_rpc_url: args.l2_rpc_url,
@@ -175,14 +339,20 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
         beacon_urls: args.beacon_urls,
     })
     .await?;
+    if let Some(metrics) = &metrics {
+        metrics.set_started();
+    }
     tokio::signal::ctrl_c().await?;
     handle.stop().await;
+    stop_metrics(metrics).await;
     Ok(())
 }
 
 async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
+    args.config.log();
+    let datadir = args.datadir.clone();
     let devnet = Devnet::start(DevnetConfig {
-        l1_port: Some(args.l1_port),
+        l1_port: (args.l1_port != 0).then_some(args.l1_port),
         l2_port: args.l2_port,
         proposer_port: args.proposer_port,
         beacon_port: args.beacon_port,
@@ -192,14 +362,53 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         anvil_output: args.anvil_output,
         poll_interval: Duration::from_millis(250),
         sequencing: args.sequencing_mode,
+        metrics_addr: args.metrics.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
     })
     .await?;
+    let keys_file = write_dev_keys(&datadir)?;
     #[allow(clippy::print_stdout)]
     {
-        println!("{}", devnet.banner());
+        println!("{}", without_dev_keys(&devnet.banner()));
+        println!(
+            "Private keys of the dev accounts (anvil's well-known test keys): {}\n",
+            keys_file.display()
+        );
     }
     tokio::signal::ctrl_c().await?;
     tracing::info!("stopping devnet");
     devnet.stop().await;
     Ok(())
+}
+
+/// Writes the dev accounts' private keys to `<datadir>/dev-keys.txt` (owner-only on Unix), where
+/// `based devnet` points to instead of printing them.
+fn write_dev_keys(datadir: &std::path::Path) -> eyre::Result<PathBuf> {
+    use std::io::Write as _;
+    let path = datadir.join("dev-keys.txt");
+    let mut text =
+        String::from("# based devnet: the funded dev accounts (index, address, private key)\n");
+    for (i, key) in based_devnet::DEV_KEYS.iter().enumerate() {
+        let address = based_devnet::dev_signer(i).map(|s| s.address()).unwrap_or_default();
+        text.push_str(&format!("{i} {address} {key}\n"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).wrap_err_with(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes()).wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// The devnet banner without the dev accounts' private keys (the addresses stay).
+fn without_dev_keys(banner: &str) -> String {
+    let mut out = banner.to_owned();
+    for key in based_devnet::DEV_KEYS {
+        let bare = key.trim_start_matches("0x");
+        out = out
+            .replace(&format!("  {key}"), "")
+            .replace(key, "<dev key>")
+            .replace(bare, "<dev key>");
+    }
+    out
 }

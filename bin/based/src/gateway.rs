@@ -1,11 +1,14 @@
 //! `based gateway`: the preconfirmation gateway (Commitments API + `eth_sendRawTransaction`).
 //!
 //! The committer key comes from a Web3 Secret Storage keystore with a password file, or the
-//! `BASED_COMMITTER_KEY` environment variable: never a flag value.
+//! `BASED_COMMITTER_KEY` environment variable: never a flag value. Or it stays in a signer service
+//! speaking the Commit-Boost signer API (`--signer.url`, `--signer.proxy`, the module's JWT secret
+//! from `--signer.jwt-file` or `CB_SIGNER_JWT`; docs/gateway.md "Remote signer").
 
 use alloy_primitives::Address;
 use based_gateway::{
-    EverySlot, GatewayConfig, LaunchConfig, Limits, SourceSchedule, spawn_refresher,
+    EitherSigner, EverySlot, GatewayConfig, LaunchConfig, Limits, RemoteSigner, RemoteSignerConfig,
+    SourceSchedule, spawn_refresher,
 };
 use based_keystore::ecdsa_signer;
 use based_lookahead::SlotClock;
@@ -16,6 +19,8 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 /// `based gateway` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
+    #[command(flatten)]
+    config: crate::config::ConfigArgs,
     /// Chain: `devnet` or a path to an alloy genesis JSON file.
     #[arg(long = "chain", env = "BASED_CHAIN", default_value = "devnet")]
     chain: String,
@@ -31,6 +36,22 @@ pub(crate) struct GatewayArgs {
     /// File holding the committer keystore's password (else: prompt on a terminal).
     #[arg(long = "committer.password-file", env = "BASED_COMMITTER_PASSWORD_FILE")]
     committer_password_file: Option<PathBuf>,
+    /// Signer service (Commit-Boost signer API) holding the committer key, instead of a committer
+    /// keystore: the committer is its ECDSA proxy key `--signer.proxy`.
+    #[arg(long = "signer.url", env = "CB_SIGNER_URL", conflicts_with = "committer_keystore")]
+    signer_url: Option<String>,
+    /// File holding the module's JWT secret for the signer (else `CB_SIGNER_JWT`).
+    #[arg(long = "signer.jwt-file", env = "BASED_SIGNER_JWT_FILE")]
+    signer_jwt_file: Option<PathBuf>,
+    /// The committer address: the signer's ECDSA proxy key to sign with.
+    #[arg(long = "signer.proxy", env = "BASED_SIGNER_PROXY")]
+    signer_proxy: Option<Address>,
+    /// Module id the signer's JWTs name.
+    #[arg(long = "signer.module-id", env = "CB_MODULE_ID", default_value = based_gateway::remote::DEFAULT_MODULE_ID)]
+    signer_module_id: String,
+    /// Timeout of one call to the signer, in milliseconds (no retries: the request fails).
+    #[arg(long = "signer.timeout-ms", env = "BASED_SIGNER_TIMEOUT_MS", default_value_t = 2_000)]
+    signer_timeout_ms: u64,
     /// Data directory (the commitment log lives in `<datadir>/commitments.log`).
     #[arg(long = "datadir", env = "BASED_GATEWAY_DATADIR", default_value = ".based-gateway")]
     datadir: PathBuf,
@@ -74,23 +95,69 @@ pub(crate) struct GatewayArgs {
     /// Largest request body in bytes.
     #[arg(long = "gateway.max-request-bytes", env = "BASED_GATEWAY_MAX_REQUEST_BYTES", default_value_t = 1024 * 1024)]
     max_request_bytes: u32,
+    /// Most admissions in progress at once; more are refused at once (-32012 / HTTP 429).
+    /// 0: no cap. Default: 16 per CPU core.
+    #[arg(long = "gateway.max-in-flight", env = "BASED_GATEWAY_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
+    #[command(flatten)]
+    metrics: based_node::args::MetricsArgs,
+}
+
+/// The remote signer of `--signer.url`, checked (the proxy is offered, a probe signature
+/// recovers to it over the digest itself).
+async fn remote_signer(args: &GatewayArgs, url: &str) -> eyre::Result<RemoteSigner> {
+    let proxy = args
+        .signer_proxy
+        .ok_or_else(|| eyre!("--signer.url needs --signer.proxy (the committer address)"))?;
+    let jwt_secret = match &args.signer_jwt_file {
+        Some(path) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("signer JWT secret file {}", path.display()))?,
+        None => std::env::var("CB_SIGNER_JWT").map_err(|_| {
+            eyre!("--signer.url needs the module's JWT secret: --signer.jwt-file <file> or CB_SIGNER_JWT")
+        })?,
+    };
+    let signer = RemoteSigner::new(RemoteSignerConfig {
+        url: url.to_owned(),
+        module_id: args.signer_module_id.clone(),
+        jwt_secret,
+        proxy,
+        timeout: std::time::Duration::from_millis(args.signer_timeout_ms.max(1)),
+    })?;
+    signer.check().await.wrap_err_with(|| format!("remote signer {url}"))?;
+    tracing::info!(%url, %proxy, module = %args.signer_module_id, "signing with the remote signer");
+    Ok(signer)
 }
 
 /// Runs `based gateway` until Ctrl-C.
 pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
+    args.config.log();
     let chain = crate::cli::load_chain(&args.chain)?;
-    let key = ecdsa_signer(
-        args.committer_keystore.as_deref(),
-        args.committer_password_file.as_deref(),
-        "BASED_COMMITTER_KEY",
-    )
-    .wrap_err("committer key")?;
-    let committer = key.address();
+    let (key, committer) = match &args.signer_url {
+        Some(url) => {
+            let remote = remote_signer(&args, url).await?;
+            let committer = remote.proxy();
+            (EitherSigner::Remote(remote), committer)
+        }
+        None => {
+            let local = ecdsa_signer(
+                args.committer_keystore.as_deref(),
+                args.committer_password_file.as_deref(),
+                "BASED_COMMITTER_KEY",
+            )
+            .wrap_err("committer key")?;
+            let committer = local.address();
+            (EitherSigner::Local(local), committer)
+        }
+    };
+    let metrics = crate::cli::start_metrics(&args.metrics).await?;
     let clock = SlotClock::new(args.genesis_time, args.seconds_per_slot, args.slots_per_epoch)
         .map_err(|e| eyre!("slot clock: {e}"))?;
     let limits = Limits {
         max_txs_per_slot: args.max_txs_per_slot,
         max_gas_per_slot: args.max_gas_per_slot,
+        max_in_flight: args
+            .max_in_flight
+            .unwrap_or_else(based_gateway::service::default_max_in_flight),
         ..Limits::default()
     };
     let mut refresher = None;
@@ -130,6 +197,7 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
             addr: args.http_addr,
             max_request_bytes: args.max_request_bytes,
             max_connections: 1_000,
+            withhold_promises: None,
         },
         key,
         committer,
@@ -137,8 +205,12 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
     )
     .await?;
     tracing::info!(url = %server.url(), %committer, "gateway running");
+    if let Some(metrics) = &metrics {
+        metrics.set_started();
+    }
     tokio::signal::ctrl_c().await?;
     server.stop().await;
+    crate::cli::stop_metrics(metrics).await;
     if let Some(refresher) = refresher {
         refresher.abort();
     }

@@ -2,7 +2,10 @@
 //! `based devnet`.
 
 mod cli;
+mod config;
 mod gateway;
+mod secrets;
+mod slash;
 mod validator;
 
 #[allow(clippy::print_stderr)]

@@ -4,6 +4,12 @@
 //! from `chain-specs/devnet.json`) or from a file path. The L2 runs Prague rules from genesis, so a spec
 //! is rejected unless every fork up to and including Prague is active at genesis.
 //!
+//! The spec is the **only** source of consensus parameters: besides the genesis, its `config.based`
+//! section names the L1 (chain id, `Inbox` address, derivation start block; [`rollup`]), the
+//! derivation windows (`MAX_ANCHOR_AGE`, `FORCED_INCLUSION_WINDOW`) and the posting rights
+//! ([`sequencing`]). Protocol-wide limits are defined once in [`limits`]. Everything is validated
+//! at load; a rule that is broken gives a [`ChainSpecError`] naming the field, never a panic.
+//!
 //! Invariants:
 //! - the genesis header carries every Prague field (base fee, withdrawals root, blob gas fields,
 //!   parent beacon block root, requests hash), so its hash matches what any Prague client computes;
@@ -31,9 +37,14 @@ use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, B256, BlockNumber, Bytes, U256, address, keccak256};
 use alloy_trie::{HashBuilder, Nibbles, TrieAccount};
 
+pub mod rollup;
 pub mod sequencing;
 
 pub use alloy_genesis;
+pub use rollup::{
+    DerivationParams, L1Params, MAX_ANCHOR_AGE_LIMIT, MAX_FORCED_INCLUSION_WINDOW, Rollup,
+    RollupError, limits,
+};
 pub use sequencing::{DevnetValidators, Fallback, Sequencing, SequencingError, SequencingMode};
 
 /// The embedded devnet genesis (`chain-specs/devnet.json`).
@@ -84,12 +95,34 @@ pub enum ChainSpecError {
     /// The `config.based.sequencing` section breaks a rule.
     #[error(transparent)]
     Sequencing(#[from] SequencingError),
+    /// The `config.based.l1` or `config.based.derivation` section is missing or breaks a rule.
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    /// The genesis gas limit is outside the L2 bounds (protocol §4.3 rule 7).
+    #[error(
+        "gasLimit {0} is outside {min}..={max} (protocol §4.3 rule 7)",
+        min = limits::MIN_L2_GAS_LIMIT,
+        max = limits::MAX_L2_GAS_LIMIT
+    )]
+    GasLimit(u64),
+    /// The genesis block number is not zero (derivation starts the L2 at block 0).
+    #[error("number must be 0 (the L2 starts at block 0), got {0}")]
+    GenesisNumber(u64),
+    /// The genesis base fee does not fit 64 bits.
+    #[error("baseFeePerGas must fit 64 bits")]
+    BaseFee,
 }
 
 /// The chain spec's own section, `config.based` (everything that is not geth genesis).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct BasedSection {
+    /// The L1 (required).
+    #[serde(default)]
+    l1: Option<L1Params>,
+    /// Derivation windows (required).
+    #[serde(default)]
+    derivation: Option<DerivationParams>,
     /// Posting rights (absent: permissionless).
     #[serde(default)]
     sequencing: Option<Sequencing>,
@@ -154,6 +187,7 @@ pub struct ChainSpec {
     genesis: Genesis,
     genesis_header: Header,
     genesis_hash: B256,
+    rollup: Rollup,
     sequencing: Sequencing,
 }
 
@@ -220,9 +254,23 @@ impl ChainSpec {
         };
         let sequencing = based.sequencing.unwrap_or_default();
         sequencing.validate()?;
+        let rollup = Rollup {
+            l1: based.l1.ok_or(RollupError::Missing("l1"))?,
+            derivation: based.derivation.ok_or(RollupError::Missing("derivation"))?,
+        };
+        rollup.validate(c.chain_id)?;
+        if !(limits::MIN_L2_GAS_LIMIT..=limits::MAX_L2_GAS_LIMIT).contains(&genesis.gas_limit) {
+            return Err(ChainSpecError::GasLimit(genesis.gas_limit));
+        }
+        if let Some(number) = genesis.number.filter(|n| *n != 0) {
+            return Err(ChainSpecError::GenesisNumber(number));
+        }
+        if genesis.base_fee_per_gas.is_some_and(|b| u64::try_from(b).is_err()) {
+            return Err(ChainSpecError::BaseFee);
+        }
         let genesis_header = genesis_header(&genesis);
         let genesis_hash = genesis_header.hash_slow();
-        Ok(Self { genesis, genesis_header, genesis_hash, sequencing })
+        Ok(Self { genesis, genesis_header, genesis_hash, rollup, sequencing })
     }
 
     /// The L2 chain id.
@@ -266,6 +314,44 @@ impl ChainSpec {
         self.sequencing = sequencing;
         Ok(self)
     }
+
+    /// The L1 and derivation parameters (`config.based.l1`, `config.based.derivation`).
+    pub const fn rollup(&self) -> &Rollup {
+        &self.rollup
+    }
+
+    /// The L1 the chain derives from (`config.based.l1`).
+    pub const fn l1(&self) -> &L1Params {
+        &self.rollup.l1
+    }
+
+    /// The derivation windows (`config.based.derivation`).
+    pub const fn derivation(&self) -> &DerivationParams {
+        &self.rollup.derivation
+    }
+
+    /// This spec with another L1 section (validated). For a devnet that deploys its `Inbox` at run
+    /// time and hands the resulting spec to its nodes ([`ChainSpec::to_json`]); the genesis (and
+    /// its hash) is unchanged.
+    pub fn with_l1(mut self, l1: L1Params) -> Result<Self, ChainSpecError> {
+        let rollup = Rollup { l1, ..self.rollup };
+        rollup.validate(self.chain_id())?;
+        self.rollup = rollup;
+        Ok(self)
+    }
+
+    /// The spec as a chain spec JSON file that [`ChainSpec::from_json`] loads back to an equal spec
+    /// (same genesis hash, same `config.based` sections).
+    pub fn to_json(&self) -> Result<String, ChainSpecError> {
+        let based = BasedSection {
+            l1: Some(self.rollup.l1),
+            derivation: Some(self.rollup.derivation),
+            sequencing: Some(self.sequencing.clone()),
+        };
+        let mut genesis = self.genesis.clone();
+        genesis.config.extra_fields.insert("based".into(), serde_json::to_value(based)?);
+        Ok(serde_json::to_string_pretty(&genesis)?)
+    }
 }
 
 /// Builds the Prague genesis header of `genesis` (state root computed from the alloc).
@@ -290,6 +376,7 @@ pub fn genesis_header(genesis: &Genesis) -> Header {
         extra_data: genesis.extra_data.clone(),
         mix_hash: genesis.mix_hash,
         nonce: genesis.nonce.into(),
+        // `ChainSpec::from_genesis` refuses a base fee above 64 bits; saturating is unreachable.
         base_fee_per_gas: Some(
             genesis
                 .base_fee_per_gas
@@ -458,10 +545,104 @@ mod tests {
             with("{\"sequencing\": {\"mode\": \"sequencer\"}}"),
             Err(ChainSpecError::BasedSection(_))
         ));
-        // Without the section: permissionless, same genesis hash (the section is not genesis).
-        let plain = with("{}").unwrap();
+        // Without a sequencing section: permissionless, same genesis hash (the section is not
+        // genesis).
+        let l1 = r#""l1": {"chainId": 1, "inboxAddress": "0x0101010101010101010101010101010101010101", "startBlock": 0}"#;
+        let derivation = r#""derivation": {"maxAnchorAge": 64, "forcedInclusionWindow": 32}"#;
+        let plain = with(&format!("{{{l1}, {derivation}}}")).unwrap();
         assert_eq!(plain.sequencing().mode, SequencingMode::Permissionless);
         assert_eq!(plain.genesis_hash(), spec.genesis_hash());
+        // The L1 and derivation sections are required.
+        assert!(matches!(
+            with(&format!("{{{derivation}}}")),
+            Err(ChainSpecError::Rollup(RollupError::Missing("l1")))
+        ));
+        assert!(matches!(
+            with(&format!("{{{l1}}}")),
+            Err(ChainSpecError::Rollup(RollupError::Missing("derivation")))
+        ));
+    }
+
+    #[test]
+    fn devnet_names_its_l1_and_windows() {
+        let spec = ChainSpec::devnet().unwrap();
+        assert_eq!(spec.l1().chain_id, 31337);
+        assert_eq!(spec.l1().inbox_address, address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"));
+        assert_eq!(spec.l1().start_block, 0);
+        assert_eq!(
+            *spec.derivation(),
+            DerivationParams { max_anchor_age: 64, forced_inclusion_window: 32 }
+        );
+    }
+
+    /// Every rule of the spec gives a typed error whose message names the field.
+    #[test]
+    fn broken_rules_are_refused_naming_the_field() {
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut json: serde_json::Value = serde_json::from_str(DEVNET_GENESIS_JSON).unwrap();
+            f(&mut json);
+            ChainSpec::from_json(&json.to_string()).unwrap_err()
+        };
+        let cases: Vec<(ChainSpecError, &str)> = vec![
+            (edit(&|j| j["gasLimit"] = "0x1000".into()), "gasLimit 4096"),
+            (edit(&|j| j["gasLimit"] = "0x3938701".into()), "gasLimit 60000001"),
+            (edit(&|j| j["number"] = "0x5".into()), "number must be 0"),
+            (edit(&|j| j["config"]["based"]["l1"]["chainId"] = 0.into()), "l1.chainId"),
+            (edit(&|j| j["config"]["based"]["l1"]["chainId"] = 4242.into()), "l1.chainId (4242)"),
+            (
+                edit(&|j| {
+                    j["config"]["based"]["l1"]["inboxAddress"] =
+                        "0x0000000000000000000000000000000000000000".into()
+                }),
+                "l1.inboxAddress",
+            ),
+            (
+                edit(&|j| j["config"]["based"]["derivation"]["maxAnchorAge"] = 0.into()),
+                "derivation.maxAnchorAge",
+            ),
+            (
+                edit(&|j| j["config"]["based"]["derivation"]["forcedInclusionWindow"] = 0.into()),
+                "derivation.forcedInclusionWindow",
+            ),
+            (
+                edit(&|j| {
+                    j["config"]["based"]["l1"].as_object_mut().unwrap().remove("startBlock");
+                }),
+                "startBlock",
+            ),
+            (
+                edit(&|j| {
+                    j["config"]["based"].as_object_mut().unwrap().remove("derivation");
+                }),
+                "config.based.derivation is missing",
+            ),
+        ];
+        for (err, field) in cases {
+            assert!(err.to_string().contains(field), "{err} does not name {field}");
+        }
+    }
+
+    #[test]
+    fn to_json_round_trips() {
+        let spec = ChainSpec::devnet()
+            .unwrap()
+            .with_l1(L1Params {
+                chain_id: 7,
+                inbox_address: Address::repeat_byte(9),
+                start_block: 123,
+            })
+            .unwrap();
+        let back = ChainSpec::from_json(&spec.to_json().unwrap()).unwrap();
+        assert_eq!(back.genesis_hash(), spec.genesis_hash());
+        assert_eq!(back.genesis_hash(), ChainSpec::devnet().unwrap().genesis_hash());
+        assert_eq!(back.rollup(), spec.rollup());
+        assert_eq!(back.l1().start_block, 123);
+        assert_eq!(back.sequencing(), spec.sequencing());
+        // `with_l1` validates.
+        assert!(matches!(
+            ChainSpec::devnet().unwrap().with_l1(L1Params { chain_id: 4242, ..*spec.l1() }),
+            Err(ChainSpecError::Rollup(RollupError::SameChainId(4242)))
+        ));
     }
 
     #[test]

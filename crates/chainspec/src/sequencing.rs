@@ -10,6 +10,8 @@
 //!     "minCollateral": "0xde0b6b3a7640000",
 //!     "lookaheadSlash": "0x...", "contesterReward": "0x...",
 //!     "forcedEscapeWindow": 8, "maxProposalGap": 64,
+//!     "challengeBond": "0x...", "challengeDelaySlots": 64, "challengeWindowSlots": 7200,
+//!     "defenceWindowSeconds": 3600, "commitmentSlashAmount": "0x...",
 //!     "devnetValidators": { "count": 64, "registered": [1, 3], "optedIn": [1] }
 //! } } }
 //! ```
@@ -26,6 +28,10 @@
 //!   least one epoch; claiming collateral no sooner than opt-out takes effect;
 //! - a whitelist (mode or fallback) is non-empty and has no zero or repeated address;
 //! - `contesterReward <= lookaheadSlash`;
+//! - commitment slashing (the `PreconfSlasher`, docs/slashing.md): `challengeWindowSlots > 0` and
+//!   `defenceWindowSeconds > 0`; a promise stays judgeable while the promising key's collateral is
+//!   bonded: `challengeDelaySlots + challengeWindowSlots <= (unregistrationDelayEpochs -
+//!   optOutDelayEpochs) * slotsPerEpoch` (the defence window must fit the rest of that margin too);
 //! - devnet validator indices are below `count`, unique, and every opted-in one is registered.
 
 use alloy_primitives::{Address, U256};
@@ -110,6 +116,22 @@ pub struct Sequencing {
     /// L1 blocks without a successful proposal after which posting opens to anyone.
     #[serde(default = "default_max_proposal_gap")]
     pub max_proposal_gap: u64,
+    /// Exact bond (wei) of a broken-promise challenge (`PreconfSlasher.challengeBond`).
+    #[serde(default = "default_challenge_bond")]
+    pub challenge_bond: U256,
+    /// Slots after a promised slot before it may be challenged or judged (L1 finality margin).
+    #[serde(default = "default_challenge_delay")]
+    pub challenge_delay_slots: u64,
+    /// Slots (after the delay) during which a challenge may be opened.
+    #[serde(default = "default_challenge_window")]
+    pub challenge_window_slots: u64,
+    /// Seconds a challenge stays open to a defence.
+    #[serde(default = "default_defence_window")]
+    pub defence_window_seconds: u64,
+    /// Collateral (wei) a slashed commitment takes from the validator's key (half of what is taken
+    /// goes to the caller of `Registry.slashCommitment`, the rest is burned).
+    #[serde(default = "default_min_collateral")]
+    pub commitment_slash_amount: U256,
     /// Devnet only: the beacon validator set `based devnet` simulates and registers.
     #[serde(default)]
     pub devnet_validators: Option<DevnetValidators>,
@@ -131,6 +153,20 @@ const fn default_unregistration_delay() -> u64 {
 }
 fn default_min_collateral() -> U256 {
     U256::from(1_000_000_000_000_000_000u128)
+}
+fn default_challenge_bond() -> U256 {
+    U256::from(100_000_000_000_000_000u128)
+}
+const fn default_challenge_delay() -> u64 {
+    // Two 32-slot epochs: the promised slot's L1 blocks are final.
+    64
+}
+const fn default_challenge_window() -> u64 {
+    // A day of 12 s slots.
+    7200
+}
+const fn default_defence_window() -> u64 {
+    3600
 }
 const fn default_escape_window() -> u64 {
     32
@@ -154,6 +190,11 @@ impl Default for Sequencing {
             contester_reward: U256::ZERO,
             forced_escape_window: default_escape_window(),
             max_proposal_gap: default_max_proposal_gap(),
+            challenge_bond: default_challenge_bond(),
+            challenge_delay_slots: default_challenge_delay(),
+            challenge_window_slots: default_challenge_window(),
+            defence_window_seconds: default_defence_window(),
+            commitment_slash_amount: default_min_collateral(),
             devnet_validators: None,
         }
     }
@@ -177,6 +218,9 @@ pub enum SequencingError {
     /// `contesterReward > lookaheadSlash`.
     #[error("sequencing.contesterReward exceeds sequencing.lookaheadSlash")]
     Reward,
+    /// A commitment-slashing window breaks a rule.
+    #[error("sequencing commitment slashing: {0}")]
+    Slashing(&'static str),
     /// A devnet validator index is out of range, repeated, or opted in without registration.
     #[error("sequencing.devnetValidators: {0}")]
     DevnetValidators(String),
@@ -219,6 +263,22 @@ impl Sequencing {
         }
         if self.contester_reward > self.lookahead_slash {
             return Err(SequencingError::Reward);
+        }
+        if self.challenge_window_slots == 0 {
+            return Err(SequencingError::Slashing("challengeWindowSlots must be positive"));
+        }
+        if self.defence_window_seconds == 0 {
+            return Err(SequencingError::Slashing("defenceWindowSeconds must be positive"));
+        }
+        let bonded_slots = self
+            .unregistration_delay_epochs
+            .saturating_sub(self.opt_out_delay_epochs)
+            .saturating_mul(self.slots_per_epoch);
+        if self.challenge_delay_slots.saturating_add(self.challenge_window_slots) > bonded_slots {
+            return Err(SequencingError::Slashing(
+                "challengeDelaySlots + challengeWindowSlots must not exceed \
+                 (unregistrationDelayEpochs - optOutDelayEpochs) * slotsPerEpoch",
+            ));
         }
         if let Some(v) = &self.devnet_validators {
             if v.count == 0 {
@@ -277,6 +337,10 @@ mod tests {
         assert_eq!(s.mode, SequencingMode::OptIn);
         assert_eq!(s.fallback, Fallback::Permissionless);
         assert_eq!(s.slots_per_epoch, 32);
+        assert_eq!((s.challenge_delay_slots, s.challenge_window_slots), (64, 7200));
+        assert_eq!(s.defence_window_seconds, 3600);
+        assert_eq!(s.challenge_bond, U256::from(10u64).pow(U256::from(17u64)));
+        assert_eq!(s.commitment_slash_amount, U256::from(10u64).pow(U256::from(18u64)));
         s.validate().unwrap();
         assert!(serde_json::from_str::<Sequencing>(r#"{"mode":"optin"}"#).is_err());
         // A misspelled key is refused, not ignored.
@@ -308,6 +372,14 @@ mod tests {
             SequencingError::Whitelist(_)
         ));
         assert_eq!(bad(|s| s.contester_reward = U256::MAX), SequencingError::Reward);
+        assert!(matches!(bad(|s| s.challenge_window_slots = 0), SequencingError::Slashing(_)));
+        assert!(matches!(bad(|s| s.defence_window_seconds = 0), SequencingError::Slashing(_)));
+        // 254 bonded epochs of 32 slots = 8128 slots.
+        assert!(matches!(bad(|s| s.challenge_window_slots = 8128), SequencingError::Slashing(_)));
+        let mut edge = opt_in();
+        edge.challenge_delay_slots = 0;
+        edge.challenge_window_slots = 8128;
+        edge.validate().unwrap();
         let devnet = |f: fn(&mut DevnetValidators)| {
             let mut s = opt_in();
             if let Some(v) = s.devnet_validators.as_mut() {

@@ -61,6 +61,8 @@ sol! {
         event Deposited(uint256 indexed id, address indexed from, address indexed to, uint256 amount);
         /// Reference copy of `Inbox.ForcedInclusionQueued`.
         event ForcedInclusionQueued(uint256 indexed id, address indexed sender, bytes signedTx);
+        /// Reference copy of `Inbox.Promised`.
+        event Promised(uint256 indexed id, bytes32 root, bytes[] txs);
     }
 }
 
@@ -71,6 +73,7 @@ const _: () = {
         Inbox::ForcedInclusionQueued::SIGNATURE_HASH
             .const_eq(&ReferenceEvents::ForcedInclusionQueued::SIGNATURE_HASH)
     );
+    assert!(Inbox::Promised::SIGNATURE_HASH.const_eq(&ReferenceEvents::Promised::SIGNATURE_HASH));
 };
 
 /// Minimum fee in wei paid with `forceInclude` (`Inbox.FORCED_INCLUSION_FEE`, 0.001 ether).
@@ -218,11 +221,17 @@ pub fn whitelist_creation_code(
 }
 
 /// Topic-0 values of every event the node derives from, in a fixed order.
-pub const INBOX_EVENT_TOPICS: [B256; 3] = [
+pub const INBOX_EVENT_TOPICS: [B256; 4] = [
     Inbox::Proposed::SIGNATURE_HASH,
     Inbox::Deposited::SIGNATURE_HASH,
     Inbox::ForcedInclusionQueued::SIGNATURE_HASH,
+    Inbox::Promised::SIGNATURE_HASH,
 ];
+
+/// Most promised transactions one `Inbox.proposePromised` carries (`Inbox.MAX_PROMISED_TXS`).
+pub const MAX_PROMISED_TXS: usize = 1024;
+/// Maximum size in bytes of one promised transaction (`Inbox.MAX_PROMISED_TX_SIZE`).
+pub const MAX_PROMISED_TX_SIZE: usize = 131_072;
 
 /// A proposal: the blobs of one type-3 transaction bound by `Inbox.propose`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +280,18 @@ pub struct ForcedInclusionQueued {
     pub signed_tx: Bytes,
 }
 
+/// The promised transactions of a proposal (`Inbox.proposePromised`), emitted right after its
+/// `Proposed` in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promised {
+    /// The proposal id (that of the preceding `Proposed`).
+    pub id: U256,
+    /// Merkle root of the transaction hashes, as stored by the Inbox.
+    pub root: B256,
+    /// The promised transactions (EIP-2718 bytes, unvalidated), in order.
+    pub txs: Vec<Bytes>,
+}
+
 /// A decoded `Inbox` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxEvent {
@@ -280,6 +301,8 @@ pub enum InboxEvent {
     Deposited(Deposited),
     /// `ForcedInclusionQueued`.
     ForcedInclusionQueued(ForcedInclusionQueued),
+    /// `Promised`.
+    Promised(Promised),
 }
 
 /// Why a log could not be decoded as an `Inbox` event.
@@ -329,6 +352,10 @@ impl InboxEvent {
                     sender: e.sender,
                     signed_tx: e.signedTx,
                 })
+            }
+            Inbox::Promised::SIGNATURE_HASH => {
+                let e = Inbox::Promised::decode_log_data(&log.data)?;
+                Self::Promised(Promised { id: e.id, root: e.root, txs: e.txs })
             }
             _ => return Ok(None),
         };

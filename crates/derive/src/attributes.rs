@@ -38,10 +38,12 @@ pub struct DerivedBlock {
     /// (`index` = deposit id, `validator_index` = 0, `address` = recipient, `amount` in gwei).
     pub deposits: Vec<Withdrawal>,
     /// Ordered EIP-2718 transactions: the forced ones first (`forced_inclusion_ids.len()` of them),
-    /// then the manifest's.
+    /// then the proposal's promised ones (`promised_count` of them), then the manifest's.
     pub transactions: Vec<Bytes>,
     /// Ids of the forced-inclusion transactions at the front of `transactions`, in order.
     pub forced_inclusion_ids: Vec<u64>,
+    /// Number of promised transactions (`Inbox.Promised`) right after the forced ones.
+    pub promised_count: usize,
     /// L1 origin.
     pub origin: L1Origin,
 }
@@ -70,7 +72,7 @@ pub(crate) fn due_forced_count(
 }
 
 /// Template of the carrier block derived when a proposal yields no valid block but forced
-/// transactions are due (protocol §6.3): anchored to the inclusion block's parent `P - 1`,
+/// transactions are due or it carries promised transactions (protocol §6.3, §7.3): anchored to the inclusion block's parent `P - 1`,
 /// timestamp `max(parent.timestamp + 1, timestamp of P - 1)`, parent gas limit, the proposer as
 /// fee recipient, no proposer transactions.
 pub(crate) fn carrier_template(
@@ -102,24 +104,29 @@ pub(crate) fn carrier_template(
     })
 }
 
-/// Seals `template` as the next L2 block: prepends the first `forced` queued forced transactions,
-/// credits up to `max_deposits_per_block` deposits from L1 blocks `<= anchor`, advances the L2 head.
+/// Seals `template` as the next L2 block: prepends the first `forced` queued forced transactions
+/// and then `promised`, credits up to `max_deposits_per_block` deposits from L1 blocks `<= anchor`, advances the L2 head.
 pub(crate) fn build_block(
     cfg: &DeriveConfig,
     state: &mut DerivationState,
     template: BlockTemplate,
     forced: usize,
+    promised: Vec<Bytes>,
 ) -> Result<DerivedBlock, DeriveError> {
     let number =
         state.l2_head.number.checked_add(1).ok_or(DeriveError::Overflow("L2 block number"))?;
 
     let forced = forced.min(state.pending_forced.len());
-    let mut transactions = Vec::with_capacity(forced.saturating_add(template.transactions.len()));
+    let promised_count = promised.len();
+    let mut transactions = Vec::with_capacity(
+        forced.saturating_add(promised_count).saturating_add(template.transactions.len()),
+    );
     let mut forced_inclusion_ids = Vec::with_capacity(forced);
     for f in state.pending_forced.drain(..forced) {
         forced_inclusion_ids.push(f.id);
         transactions.push(f.tx);
     }
+    transactions.extend(promised);
     transactions.extend(template.transactions);
 
     let anchor = template.anchor;
@@ -154,6 +161,7 @@ pub(crate) fn build_block(
         deposits,
         transactions,
         forced_inclusion_ids,
+        promised_count,
         origin: template.origin,
     })
 }

@@ -46,8 +46,12 @@ pub struct ProposedEvent {
     pub id: u64,
     /// Proposer (the `propose` caller).
     pub proposer: Address,
-    /// Versioned hashes of the blobs of the proposing transaction, in blob order.
+    /// Versioned hashes of the blobs of the proposing transaction, in blob order (may be empty for
+    /// a proposal with promised transactions).
     pub blob_hashes: Vec<B256>,
+    /// The promised transactions of the proposal (`Inbox.Promised`, emitted by `proposePromised`
+    /// right after `Proposed`), in order; empty for `propose`. Always included (protocol §7.3).
+    pub promised: Vec<Bytes>,
     /// Index of the proposing transaction in its L1 block.
     pub tx_index: u64,
     /// Index of the log in its L1 block.

@@ -114,6 +114,8 @@ fn derive_proposal<B: BlobProvider, D: BatchDecoder>(
     };
     // Forced transactions due at this inclusion block go in front of the proposal's first block.
     let mut forced_due = attributes::due_forced_count(cfg, state, l1);
+    // Promised transactions follow the forced ones in the same (first) block, whatever the blobs hold.
+    let mut promised = proposal.promised.clone();
     let mut derived_any = false;
 
     match batch::load_batch(cfg, l1, proposal, blobs, decoder)? {
@@ -138,17 +140,29 @@ fn derive_proposal<B: BlobProvider, D: BatchDecoder>(
                         manifest_index: Some(index),
                     },
                 };
-                blocks.push(attributes::build_block(cfg, state, template, forced_due)?);
+                blocks.push(attributes::build_block(
+                    cfg,
+                    state,
+                    template,
+                    forced_due,
+                    std::mem::take(&mut promised),
+                )?);
                 forced_due = 0;
                 derived_any = true;
             }
         }
     }
 
-    if !derived_any && forced_due > 0 {
+    if !derived_any && (forced_due > 0 || !promised.is_empty()) {
         let template = attributes::carrier_template(state, l1, proposal.id, proposal.proposer)?;
-        debug!(target: TARGET, proposal_id = proposal.id, forced = forced_due, "deriving forced-inclusion carrier block");
-        blocks.push(attributes::build_block(cfg, state, template, forced_due)?);
+        debug!(
+            target: TARGET,
+            proposal_id = proposal.id,
+            forced = forced_due,
+            promised = promised.len(),
+            "deriving carrier block"
+        );
+        blocks.push(attributes::build_block(cfg, state, template, forced_due, promised)?);
     }
     Ok(())
 }
@@ -542,6 +556,76 @@ mod tests {
         assert_eq!(out.blocks[0].forced_inclusion_ids, vec![0, 1]);
     }
 
+    /// Attaches `promised` to a `Proposed` event (what the node's adapter does with `Inbox.Promised`).
+    fn with_promised(ev: InboxEvent, promised: &[Bytes]) -> InboxEvent {
+        let InboxEvent::Proposed(mut p) = ev else { panic!("not a proposal") };
+        p.promised = promised.to_vec();
+        InboxEvent::Proposed(p)
+    }
+
+    #[test]
+    fn promised_txs_follow_the_forced_ones_in_the_first_block() {
+        let (mut h, forced) = forced_setup();
+        h.empty_blocks(33 - 5 - 1); // head 32: forced ids 0 and 1 due at 33
+        let promised: Vec<Bytes> = (0..3).map(|_| h.txs.next_tx()).collect();
+        let (a, b) = (h.manifest(2, 2), h.manifest(1, 1));
+        let out = h.step(|h| {
+            let p = h.propose(vec![a.clone(), b.clone()]);
+            vec![with_promised(p, &promised)]
+        });
+        assert_eq!(out.blocks.len(), 2);
+        let first = &out.blocks[0];
+        let mut expected = vec![forced[0].clone(), forced[1].clone()];
+        expected.extend(promised.iter().cloned());
+        expected.extend(a.transactions.clone());
+        assert_eq!(first.transactions, expected);
+        assert_eq!(first.forced_inclusion_ids, vec![0, 1]);
+        assert_eq!(first.promised_count, 3);
+        assert_eq!(first.origin.manifest_index, Some(0));
+        // Only the first block carries them.
+        assert_eq!(out.blocks[1].promised_count, 0);
+        assert_eq!(out.blocks[1].transactions, b.transactions);
+    }
+
+    #[test]
+    fn promised_txs_are_included_whatever_the_blobs_hold() {
+        let mut h = Harness::new();
+        h.empty_blocks(3);
+        let parent = *h.state.l2_head();
+        let promised: Vec<Bytes> = (0..2).map(|_| h.txs.next_tx()).collect();
+        // An undecodable batch: skipped, but its promised transactions get a carrier block.
+        let out = h.step(|h| vec![with_promised(h.l1.propose_raw_garbage(), &promised)]);
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.blocks.len(), 1);
+        let b = &out.blocks[0];
+        assert_eq!(b.number, parent.number + 1);
+        assert_eq!(b.transactions, promised);
+        assert_eq!(b.promised_count, 2);
+        assert!(b.forced_inclusion_ids.is_empty());
+        assert_eq!(b.origin.manifest_index, None);
+        assert_eq!(b.fee_recipient, PROPOSER);
+
+        // No blobs at all (`proposePromised` without blobs): a carrier block too.
+        let more: Vec<Bytes> = vec![h.txs.next_tx()];
+        let out = h.step(|h| {
+            let InboxEvent::Proposed(mut p) = h.propose(vec![]) else { unreachable!() };
+            p.blob_hashes.clear();
+            p.promised = more.clone();
+            vec![InboxEvent::Proposed(p)]
+        });
+        assert_eq!(out.blocks.len(), 1);
+        assert_eq!(out.blocks[0].transactions, more);
+
+        // Every manifest invalid: the carrier again; without promised transactions: nothing.
+        let mut m = h.manifest(0, 1);
+        m.gas_limit = crate::config::MAX_L2_GAS_LIMIT + 1;
+        let out = h.step(|h| vec![with_promised(h.propose(vec![m.clone()]), &promised)]);
+        assert_eq!(out.blocks.len(), 1);
+        assert_eq!(out.blocks[0].transactions, promised);
+        let out = h.step(|h| vec![h.propose(vec![m])]);
+        assert!(out.blocks.is_empty());
+    }
+
     #[test]
     fn anchor_window_through_the_pipeline() {
         let mut h = Harness::new();
@@ -816,7 +900,7 @@ mod prop_tests {
                 .map(|&(kind, id, amount)| match kind {
                     0 => InboxEvent::Deposited(DepositedEvent { id, from: Address::ZERO, to: Address::ZERO, amount: U256::from(amount) }),
                     1 => InboxEvent::ForcedInclusionQueued(ForcedInclusionQueuedEvent { id, sender: Address::ZERO, signed_tx: Bytes::new() }),
-                    _ => InboxEvent::Proposed(ProposedEvent { id, proposer: Address::ZERO, blob_hashes: vec![B256::with_last_byte(amount as u8)], tx_index: 0, log_index: 0 }),
+                    _ => InboxEvent::Proposed(ProposedEvent { id, proposer: Address::ZERO, blob_hashes: vec![B256::with_last_byte(amount as u8)], promised: Vec::new(), tx_index: 0, log_index: 0 }),
                 })
                 .collect();
             let input = l1.next_block(events);

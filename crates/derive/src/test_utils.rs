@@ -149,7 +149,14 @@ impl TestL1 {
             self.blobs.insert_arc(h, blob);
             blob_hashes.push(h);
         }
-        InboxEvent::Proposed(ProposedEvent { id, proposer, blob_hashes, tx_index: 0, log_index: 0 })
+        InboxEvent::Proposed(ProposedEvent {
+            id,
+            proposer,
+            blob_hashes,
+            promised: Vec::new(),
+            tx_index: 0,
+            log_index: 0,
+        })
     }
 
     /// Event builder: a deposit of `gwei` to `to`.

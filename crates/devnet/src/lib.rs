@@ -38,6 +38,9 @@ pub use sequencing::{SEQUENCING_KEY, SequencingContracts};
 pub const DEPLOYER_KEY: usize = 0;
 /// Index in [`DEV_KEYS`] of the account that signs and pays for proposals.
 pub const PROPOSER_KEY: usize = 9;
+/// Index in [`DEV_KEYS`] of the node's watchtower account (pays challenge bonds, sends
+/// challenges, defences and slashes; docs/slashing.md).
+pub const WATCHTOWER_KEY: usize = 7;
 
 /// The signer of dev account `index` (0..10).
 pub fn dev_signer(index: usize) -> Option<PrivateKeySigner> {
@@ -94,6 +97,9 @@ pub struct DevnetConfig {
     /// Run another sequencing mode than the chain spec's (a whitelist mode gets the committer as
     /// its only operator).
     pub sequencing: Option<SequencingMode>,
+    /// The one metrics endpoint of all the devnet's services (`/metrics`, `/health`, `/ready`;
+    /// port 0 picks a free one).
+    pub metrics_addr: SocketAddr,
 }
 
 impl Default for DevnetConfig {
@@ -109,6 +115,7 @@ impl Default for DevnetConfig {
             anvil_output: false,
             poll_interval: Duration::from_millis(250),
             sequencing: None,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -124,6 +131,12 @@ pub struct Devnet {
     pub inbox: Address,
     /// L1 block that deployed the Inbox.
     pub inbox_block: u64,
+    /// The chain spec the devnet's nodes run: the embedded `devnet` spec with the `Inbox` deployed
+    /// at run time, the L1's chain id and the start block filled in (`config.based.l1`).
+    pub chain: Arc<based_chainspec::ChainSpec>,
+    /// Where that chain spec is written (`<datadir>/chain-spec.json`): `based node --chain <it>`
+    /// follows this devnet.
+    pub chain_spec_path: PathBuf,
     /// The proposer.
     pub proposer: ProposerHandle,
     /// The node.
@@ -138,6 +151,10 @@ pub struct Devnet {
     pub clock: based_lookahead::SlotClock,
     /// Background tasks (schedule refresher, lookahead poster), aborted by [`Devnet::stop`].
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The gateway's fault switch (see [`Devnet::withhold_promises`]).
+    withhold: Arc<std::sync::atomic::AtomicBool>,
+    /// The metrics endpoint (ready when the node is synced).
+    pub metrics: based_metrics::MetricsServer,
 }
 
 /// The devnet gateway's committer key: `keccak256("based devnet committer")` (devnet-only; it
@@ -223,9 +240,11 @@ impl Devnet {
             }
             chain = chain.with_sequencing(seq).map_err(|e| DevnetError::Config(e.to_string()))?;
         }
-        let chain = Arc::new(chain);
         let seq = chain.sequencing().clone();
         let chain_id = chain.chain_id();
+        let metrics = based_metrics::serve(cfg.metrics_addr)
+            .await
+            .map_err(|e| DevnetError::Config(e.to_string()))?;
 
         let anvil = Anvil::spawn(&AnvilOptions {
             port: cfg.l1_port,
@@ -269,13 +288,30 @@ impl Devnet {
             deployer,
             &based_contracts::InboxConfig {
                 preconfer_source: contracts.preconfer_source(),
-                forced_inclusion_window: based_derive::config::FORCED_INCLUSION_WINDOW,
+                // The chain spec's window: the Inbox and the derivation use the same value.
+                forced_inclusion_window: chain.derivation().forced_inclusion_window,
                 forced_escape_window: seq.forced_escape_window,
                 max_proposal_gap: seq.max_proposal_gap,
             },
         )
         .await?;
         tracing::info!(target: "devnet", %inbox, inbox_block, mode = ?seq.mode, "Inbox deployed");
+        // The chain spec handed to the nodes names this Inbox, this L1 and the block before the
+        // deployment as the derivation start (no Inbox event precedes it).
+        let l1_chain_id = ProviderBuilder::new()
+            .connect_http(l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?)
+            .get_chain_id()
+            .await
+            .map_err(|e| DevnetError::L1(e.to_string()))?;
+        let chain = Arc::new(
+            chain
+                .with_l1(based_chainspec::L1Params {
+                    chain_id: l1_chain_id,
+                    inbox_address: inbox,
+                    start_block: inbox_block.saturating_sub(1),
+                })
+                .map_err(|e| DevnetError::Config(e.to_string()))?,
+        );
 
         // In a restricted mode the committer posts (its slots and open ones); else dev key 9.
         let proposer_signer = if seq.is_restricted() {
@@ -289,6 +325,15 @@ impl Devnet {
                 DevnetError::Config(format!("wiping {}: {e}", cfg.datadir.display()))
             })?;
         }
+        let chain_spec_path = cfg.datadir.join("chain-spec.json");
+        std::fs::create_dir_all(&cfg.datadir)
+            .and_then(|()| {
+                let json = chain.to_json().map_err(std::io::Error::other)?;
+                std::fs::write(&chain_spec_path, json)
+            })
+            .map_err(|e| {
+                DevnetError::Config(format!("writing {}: {e}", chain_spec_path.display()))
+            })?;
         let node = based_node::launch(NodeConfig {
             chain: chain.clone(),
             datadir: cfg.datadir.join("node"),
@@ -296,15 +341,33 @@ impl Devnet {
             l1_rpc_url: l1_url.clone(),
             l1_beacon_urls: vec![beacon.url()],
             l1_blob_archive_urls: Vec::new(),
-            inbox,
-            l1_start_block: inbox_block.saturating_sub(1),
             poll_interval: cfg.poll_interval,
             confirmations: 2,
             http_addr: SocketAddr::from(([127, 0, 0, 1], cfg.l2_port)),
             proposer_url: None,
+            // Every node a watchtower: the devnet's acts (challenges, defends, slashes).
+            watchtower: match contracts.slasher {
+                Some(slasher) => Some(based_watchtower::WatchtowerConfig {
+                    l1_rpc_url: l1_url.clone(),
+                    slasher,
+                    store_path: cfg
+                        .datadir
+                        .join("node")
+                        .join("watchtower")
+                        .join("commitments.jsonl"),
+                    key: dev_signer(WATCHTOWER_KEY),
+                    poll_interval: cfg.poll_interval.max(Duration::from_millis(250)),
+                    max_watched: based_watchtower::DEFAULT_MAX_WATCHED,
+                    from_block: inbox_block,
+                }),
+                None => None,
+            },
         })
         .await
         .map_err(|e| DevnetError::Node(e.to_string()))?;
+        let backend = node.backend().clone();
+        metrics
+            .set_ready(Arc::new(move || backend.readiness(based_metrics::DEFAULT_READY_MAX_LAG)));
 
         let proposer = based_proposer::spawn(ProposerConfig {
             l1_rpc_url: l1_url.clone(),
@@ -348,11 +411,13 @@ impl Devnet {
         if seq.is_restricted() {
             wait_for_first_slot(schedule.as_ref(), &clock, seq.slots_per_epoch).await?;
         }
+        let withhold = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let gateway = based_gateway::launch(
             based_gateway::LaunchConfig {
                 gateway: based_gateway::GatewayConfig {
                     chain_id,
-                    slasher: Address::ZERO,
+                    // The PreconfSlasher in opt-in mode, so the devnet's promises are slashable.
+                    slasher: contracts.slasher.unwrap_or(Address::ZERO),
                     clock,
                     limits: based_gateway::Limits::default(),
                 },
@@ -362,6 +427,7 @@ impl Devnet {
                 addr: SocketAddr::from(([127, 0, 0, 1], cfg.gateway_port)),
                 max_request_bytes: 1024 * 1024,
                 max_connections: 1_000,
+                withhold_promises: Some(withhold.clone()),
             },
             key,
             committer,
@@ -375,6 +441,8 @@ impl Devnet {
             beacon,
             inbox,
             inbox_block,
+            chain,
+            chain_spec_path,
             proposer,
             node,
             gateway,
@@ -382,7 +450,15 @@ impl Devnet {
             sequencing: contracts,
             clock,
             tasks,
+            withhold,
+            metrics,
         })
+    }
+
+    /// Fault injection for slashing tests: while `on`, the gateway keeps signing promises but
+    /// never hands the promised transactions to the proposer, so they break.
+    pub fn withhold_promises(&self, on: bool) {
+        self.withhold.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Stops the gateway, the node, the proposer, the beacon API service and anvil.
@@ -394,6 +470,7 @@ impl Devnet {
         self.node.stop().await;
         self.proposer.stop().await;
         self.beacon.stop().await;
+        self.metrics.stop().await;
         self.anvil.kill();
     }
 
@@ -404,6 +481,10 @@ impl Devnet {
         out.push_str(&format!("  L1 RPC (anvil, chain id 31337): {}\n", self.anvil.endpoint()));
         out.push_str(&format!("  L1 beacon API (devnet-only):    {}\n", self.beacon.url()));
         out.push_str(&format!("  L1 Inbox:                       {}\n", self.inbox));
+        out.push_str(&format!(
+            "  Chain spec (--chain):           {}\n",
+            self.chain_spec_path.display()
+        ));
         out.push_str(&format!("  Sequencing mode:                {:?}\n", self.sequencing.mode));
         if let Some(registry) = self.sequencing.registry {
             out.push_str(&format!("  L1 Registry (validator opt-in): {registry}\n"));
@@ -412,6 +493,9 @@ impl Devnet {
             out.push_str(&format!(
                 "  L1 Lookahead:                   {lookahead}  (see based_lookahead on the L2 RPC)\n"
             ));
+        }
+        if let Some(slasher) = self.sequencing.slasher {
+            out.push_str(&format!("  L1 PreconfSlasher:              {slasher}\n"));
         }
         if let Some(whitelist) = self.sequencing.whitelist {
             out.push_str(&format!("  L1 Whitelist:                   {whitelist}\n"));
@@ -425,6 +509,10 @@ impl Devnet {
             "  Preconf gateway (JSON-RPC + Commitments API): {}  committer {}\n",
             self.gateway.url(),
             self.committer
+        ));
+        out.push_str(&format!(
+            "  Metrics (Prometheus; /health, /ready): {}/metrics\n",
+            self.metrics.url()
         ));
         out.push_str(if self.sequencing.preconfer_source().is_some() {
             "\nFunded dev accounts (L1 and L2; the committer pays for proposals and lookahead posts, account 8 owns the devnet validators' registrations):\n"

@@ -2,9 +2,12 @@
 //! devnet's validators in (devnet-only).
 //!
 //! Dev account [`SEQUENCING_KEY`] deploys, with its first transactions on a fresh anvil: the
-//! `Registry` (its slasher is the `Lookahead`'s precomputed address), the `Lookahead` (contests
-//! disabled: anvil's EIP-4788 roots are not the devnet beacon service's), a `Whitelist` if the mode
-//! or the fallback uses one; then funds the committer, registers the `registered` validators (BLS
+//! `Registry` (its slasher is the `Lookahead`'s precomputed address, its commitment slasher the
+//! `PreconfSlasher`'s), the `Lookahead` (contests disabled: anvil's EIP-4788 roots are not the
+//! devnet beacon service's), a `Whitelist` if the mode or the fallback uses one, and in opt-in mode
+//! the `PreconfSlasher` (windows and amounts from the chain spec's sequencing section; its `Inbox` is
+//! the address dev account [`crate::DEPLOYER_KEY`]'s next transaction creates, the devnet's
+//! well-known Inbox deployment); then funds the committer, registers the `registered` validators (BLS
 //! keys of the devnet beacon service, owner = [`SEQUENCING_KEY`], minimum collateral) and opts the
 //! `optedIn` ones in with the committer. Everything is sent at once with explicit nonces and gas,
 //! then awaited: a handful of blocks.
@@ -18,7 +21,8 @@ use alloy_sol_types::SolCall;
 use based_chainspec::{Fallback, Sequencing, SequencingMode};
 use based_contracts::{LookaheadConfig, lookahead_creation_code, whitelist_creation_code};
 use based_lookahead::SlotClock;
-use based_registry::{BlsSecretKey, Registry, RegistryConfig, registry_creation_code};
+use based_registry::{BlsSecretKey, Registry, RegistryConfig, registry_creation_code_with};
+use based_slasher::{SlasherConfig, slasher_creation_code};
 use std::time::Duration;
 
 use crate::DevnetError;
@@ -41,6 +45,9 @@ pub struct SequencingContracts {
     pub lookahead: Option<Address>,
     /// The `Whitelist` (whitelist mode or fallback).
     pub whitelist: Option<Address>,
+    /// The `PreconfSlasher` (opt-in mode): the `Registry`'s commitment slasher, and the slasher the
+    /// devnet gateway names in its commitments.
+    pub slasher: Option<Address>,
 }
 
 impl SequencingContracts {
@@ -85,10 +92,17 @@ pub async fn deploy(
     let uses_whitelist =
         seq.mode == SequencingMode::Whitelist || seq.fallback == Fallback::Whitelist;
     let opt_in = seq.mode == SequencingMode::OptIn;
-    // Registry first (nonce n), Lookahead second (n + 1), Whitelist next.
+    // Registry first (nonce n), Lookahead second (n + 1), Whitelist next, PreconfSlasher last.
     let registry_address = me.create(nonce);
     let lookahead_address = me.create(nonce.saturating_add(1));
     let whitelist_address = me.create(if opt_in { nonce.saturating_add(2) } else { nonce });
+    let slasher_address =
+        me.create(nonce.saturating_add(2).saturating_add(u64::from(uses_whitelist)));
+    // The Inbox is the deployer's next creation (see `Devnet::start`).
+    let deployer = crate::dev_signer(crate::DEPLOYER_KEY)
+        .ok_or_else(|| DevnetError::Config("deployer dev key".into()))?
+        .address();
+    let inbox_address = deployer.create(l1.get_transaction_count(deployer).await.map_err(l1_err)?);
     let seconds = clock.seconds_per_slot();
 
     let mut txs: Vec<(&'static str, TransactionRequest)> = Vec::new();
@@ -115,7 +129,7 @@ pub async fn deploy(
         next(
             "deploy Registry",
             TransactionRequest::default()
-                .with_deploy_code(registry_creation_code(&registry_config)),
+                .with_deploy_code(registry_creation_code_with(&registry_config, slasher_address)),
             3_000_000,
         );
         let lookahead_config = LookaheadConfig {
@@ -149,6 +163,24 @@ pub async fn deploy(
             2_000_000,
         );
         out.whitelist = Some(whitelist_address);
+    }
+    if opt_in {
+        let slasher_config = SlasherConfig {
+            registry: registry_address,
+            preconfer_source: lookahead_address,
+            inbox: inbox_address,
+            challenge_bond: seq.challenge_bond,
+            challenge_delay: seq.challenge_delay_slots,
+            challenge_window: seq.challenge_window_slots,
+            defence_window: seq.defence_window_seconds,
+            slash_amount: seq.commitment_slash_amount,
+        };
+        next(
+            "deploy PreconfSlasher",
+            TransactionRequest::default().with_deploy_code(slasher_creation_code(&slasher_config)),
+            4_000_000,
+        );
+        out.slasher = Some(slasher_address);
     }
     next(
         "fund committer",
@@ -215,6 +247,7 @@ pub async fn deploy(
         registry = ?out.registry,
         lookahead = ?out.lookahead,
         whitelist = ?out.whitelist,
+        slasher = ?out.slasher,
         "posting-rights contracts deployed"
     );
     Ok(out)

@@ -40,11 +40,13 @@ use revm::{
 
 use crate::{ExecError, ExecutedBlock, ForkSpec, SkipReason, SkippedTx};
 
-/// Minimum L2 block gas limit (protocol section 4.3, `MIN_L2_GAS_LIMIT`).
-pub const L2_MIN_GAS_LIMIT: u64 = 5000;
+/// Minimum L2 block gas limit (protocol section 4.3, `MIN_L2_GAS_LIMIT`; defined once in
+/// [`based_chainspec::limits`], shared with the derivation).
+pub const L2_MIN_GAS_LIMIT: u64 = based_chainspec::limits::MIN_L2_GAS_LIMIT;
 
-/// Maximum number of deposits credited in one L2 block (protocol section 6).
-pub const L2_BLOCK_MAX_DEPOSITS: usize = 256;
+/// Maximum number of deposits credited in one L2 block (protocol section 6.2,
+/// `MAX_DEPOSITS_PER_BLOCK`; defined once in [`based_chainspec::limits`]).
+pub const L2_BLOCK_MAX_DEPOSITS: usize = based_chainspec::limits::MAX_DEPOSITS_PER_BLOCK;
 
 const GWEI: u128 = 1_000_000_000;
 
@@ -117,8 +119,9 @@ pub struct BlockInput {
     pub transactions: Vec<Bytes>,
 }
 
-/// Maximum L2 block gas limit (protocol section 4.3, `MAX_L2_GAS_LIMIT`).
-pub const L2_MAX_GAS_LIMIT: u64 = 60_000_000;
+/// Maximum L2 block gas limit (protocol section 4.3, `MAX_L2_GAS_LIMIT`; defined once in
+/// [`based_chainspec::limits`]).
+pub const L2_MAX_GAS_LIMIT: u64 = based_chainspec::limits::MAX_L2_GAS_LIMIT;
 
 /// Inclusive range of L2 gas limits (protocol section 4.3 rule 7): `[L2_MIN_GAS_LIMIT,
 /// L2_MAX_GAS_LIMIT]`, independent of the parent. (Unlike Ethereum, a block may change the gas limit by

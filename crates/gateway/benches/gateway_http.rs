@@ -22,7 +22,10 @@
 //! Environment: `BENCH_SECONDS` (default 3) per rate, `BENCH_RATES` (default `1000,5000,10000`),
 //! `BENCH_METHODS` (default `eth_chainId,eth_sendRawTransaction,commitmentRequest`),
 //! `BENCH_WORKERS` (server tokio workers, default 2), `BENCH_CLIENT_WORKERS` (load generator's
-//! tokio workers, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_NODE_RECOVER` (`1`: the fake node recovers each sender too).
+//! tokio workers, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_NODE_RECOVER` (`1`: the fake node recovers each sender too),
+//! `BENCH_MAX_IN_FLIGHT` (the gateway's `Limits::max_in_flight`, default its machine-sized
+//! default; `0`: no cap). Requests beyond the cap are refused at once (-32012): the table gives
+//! their share and the latency of the promised requests alone beside that of all answers.
 #![allow(missing_docs)]
 
 mod common;
@@ -268,6 +271,8 @@ struct RunResult {
     requests: usize,
     achieved: f64,
     latencies: Vec<Duration>,
+    /// Latencies of the requests answered with a promise.
+    ok_latencies: Vec<Duration>,
     outcomes: HashMap<Outcome, usize>,
     promises: usize,
     cpu_per_request: Duration,
@@ -289,6 +294,8 @@ struct Setup {
     connections: usize,
     recover: bool,
     committer_secret: B256,
+    /// The gateway's cap on admissions in flight.
+    max_in_flight: usize,
 }
 
 fn server_settings() -> ServerSettings {
@@ -325,6 +332,7 @@ fn run_rate(
         limits: Limits {
             max_txs_per_slot: usize::MAX,
             max_gas_per_slot: u64::MAX,
+            max_in_flight: setup.max_in_flight,
             ..Limits::default()
         },
     };
@@ -452,6 +460,9 @@ fn run_rate(
         *outcomes.entry(*outcome).or_insert(0) += 1;
     }
     *outcomes.entry(Outcome::Transport).or_insert(0) += n - results.len();
+    let mut ok_latencies: Vec<Duration> =
+        results.iter().filter(|(_, o)| *o == Outcome::Ok).map(|(d, _)| *d).collect();
+    ok_latencies.sort();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(d, _)| d).collect();
     latencies.sort();
     let elapsed = last.saturating_duration_since(start).as_secs_f64().max(1e-9);
@@ -461,6 +472,7 @@ fn run_rate(
         requests: n,
         achieved: latencies.len() as f64 / elapsed,
         latencies,
+        ok_latencies,
         outcomes,
         promises,
         cpu_per_request: cpu / n.max(1) as u32,
@@ -494,7 +506,12 @@ fn main() -> Result<(), BoxError> {
         connections: env_or("BENCH_CONNECTIONS", 64),
         recover: env_or("BENCH_NODE_RECOVER", 0u8) == 1,
         committer_secret: B256::repeat_byte(0x42),
+        max_in_flight: env_or(
+            "BENCH_MAX_IN_FLIGHT",
+            based_gateway::service::default_max_in_flight(),
+        ),
     };
+    log(&format!("gateway max_in_flight: {} (0: no cap)", setup.max_in_flight));
     let committer = CommitterKey::from_bytes(&setup.committer_secret)?;
 
     log(&format!(
@@ -525,13 +542,16 @@ fn main() -> Result<(), BoxError> {
             log(&format!("{method}: open-loop {rate} req/s for {seconds} s ({n} requests)"));
             let run = run_rate(&setup, method, *rate, Arc::new(bodies), &prepared.txs)?;
             log(&format!(
-                "  achieved {:.0}/s, p50 {} ms, p99 {} ms, p99.9 {} ms, ok {}, promises {}",
+                "  achieved {:.0}/s, p50 {} ms, p99 {} ms, p99.9 {} ms, ok {}, promises {}, refused (busy) {}, promised p50/p99 {} / {} ms",
                 run.achieved,
                 ms(percentile(&run.latencies, 50.0)),
                 ms(percentile(&run.latencies, 99.0)),
                 ms(percentile(&run.latencies, 99.9)),
                 run.outcomes.get(&Outcome::Ok).copied().unwrap_or(0),
-                run.promises
+                run.promises,
+                run.outcomes.get(&Outcome::Rpc(-32012)).copied().unwrap_or(0),
+                ms(percentile(&run.ok_latencies, 50.0)),
+                ms(percentile(&run.ok_latencies, 99.0)),
             ));
             runs.push(run);
         }
@@ -571,11 +591,11 @@ fn main() -> Result<(), BoxError> {
     )?;
     writeln!(
         out,
-        "| method | offered (req/s) | requests | achieved (req/s) | ok | errors | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | CPU/request (us) | cores: server / log / client | connections | load avg | fsync p99 before (ms) | p99 target met (floor at start / before) |"
+        "| method | offered (req/s) | requests | achieved (req/s) | ok | errors | refused busy (%) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | promised p50 / p99 (ms) | CPU/request (us) | cores: server / log / client | connections | load avg | fsync p99 before (ms) | p99 target met (floor at start / before) |"
     )?;
     writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"
     )?;
     for run in &runs {
         let p99 = percentile(&run.latencies, 99.0);
@@ -604,17 +624,21 @@ fn main() -> Result<(), BoxError> {
         };
         writeln!(
             out,
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {} | {} / {} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} / {} |",
             run.method,
             run.rate,
             run.requests,
             run.achieved,
             ok,
             errors,
+            100.0 * run.outcomes.get(&Outcome::Rpc(-32012)).copied().unwrap_or(0) as f64
+                / run.requests.max(1) as f64,
             ms(percentile(&run.latencies, 50.0)),
             ms(p99),
             ms(percentile(&run.latencies, 99.9)),
             ms(run.latencies.last().copied().unwrap_or_default()),
+            ms(percentile(&run.ok_latencies, 50.0)),
+            ms(percentile(&run.ok_latencies, 99.0)),
             run.cpu_per_request.as_secs_f64() * 1e6,
             run.cpu_split.0,
             run.cpu_split.1,

@@ -6,7 +6,9 @@
 //! - [`server`]: the Commitments API over JSON-RPC and REST on one port, `eth_sendRawTransaction`,
 //!   and the reads a wallet needs forwarded to the L2 node: [`GatewayServer`], [`launch`].
 //! - [`log`]: the durable, group-committed, non-equivocating commitment log.
-//! - [`CommitterKey`]: a fast libsecp256k1 committer signer.
+//! - [`CommitSigner`]: what signs the commitments: an in-process key ([`CommitterKey`], a fast
+//!   libsecp256k1 signer, or any alloy `SignerSync`) or a signer service ([`RemoteSigner`], the
+//!   Commit-Boost signer API; [`remote`]).
 //!
 //! # Invariants
 //!
@@ -40,16 +42,18 @@
 )]
 
 pub mod log;
+pub mod remote;
 pub mod schedule;
 pub mod server;
 pub mod service;
 mod signer;
 
 pub use log::{AppendOutcome, CommitmentLog, LogEntry, LogError, LogStats, Recovered};
+pub use remote::{EitherSigner, RemoteSigner, RemoteSignerConfig};
 pub use schedule::{SourceSchedule, spawn_refresher};
 pub use server::{GatewayServer, LaunchConfig, NodePending, ServerSettings, launch};
 pub use service::{
     EverySlot, Gateway, GatewayConfig, GatewayError, Limits, NodeError, PendingNode, Promise,
     Schedule,
 };
-pub use signer::{CommitterKey, KeyError};
+pub use signer::{CommitSigner, CommitterKey, KeyError, SignerError};

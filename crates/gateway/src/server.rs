@@ -12,7 +12,6 @@
 
 use crate::service::{Gateway, GatewayError, NodeError, PendingNode, Promise};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use alloy_signer::SignerSync;
 use based_commitments::CommitmentRequest;
 use jsonrpsee::{
     RpcModule,
@@ -125,7 +124,7 @@ pub fn rpc_module<A, K>(
 ) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError>
 where
     A: PendingNode,
-    K: SignerSync + Send + Sync + 'static,
+    K: crate::CommitSigner,
 {
     let mut module = RpcModule::new(());
     let g = gateway.clone();
@@ -200,7 +199,7 @@ impl GatewayServer {
     ) -> Result<Self, std::io::Error>
     where
         A: PendingNode,
-        K: SignerSync + Send + Sync + 'static,
+        K: crate::CommitSigner,
     {
         let module = rpc_module(gateway, settings.node_url.clone())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -208,8 +207,12 @@ impl GatewayServer {
             .max_request_body_size(settings.max_request_bytes)
             .max_connections(settings.max_connections)
             .build();
+        let metrics = based_metrics::RpcMetricsLayer::new("gateway", module.method_names());
         let server = Server::builder()
             .set_config(config)
+            .set_rpc_middleware(
+                jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(metrics),
+            )
             .set_http_middleware(
                 tower::ServiceBuilder::new()
                     .layer(RestLayer { max_body: settings.max_request_bytes }),
@@ -225,14 +228,28 @@ impl GatewayServer {
     /// Also runs a task that hands promised transactions to `proposer_url`
     /// (`based_sendPromisedTransaction`: the proposer's promised lane, ahead of ordinary
     /// transactions), in promise order, with the node call timeout.
+    ///
+    /// `withhold` is a fault switch for tests of slashing (docs/slashing.md): while it is set,
+    /// promised transactions are dropped instead of handed to the proposer, so the promises
+    /// break. Production code passes `None`.
     pub fn with_poster(
         mut self,
         mut promises: tokio::sync::mpsc::UnboundedReceiver<Promise>,
         proposer_url: String,
+        withhold: Option<Arc<std::sync::atomic::AtomicBool>>,
     ) -> Result<Self, std::io::Error> {
         let client = node_client();
         self.poster = Some(tokio::spawn(async move {
             while let Some(p) = promises.recv().await {
+                if withhold.as_ref().is_some_and(|w| w.load(std::sync::atomic::Ordering::SeqCst)) {
+                    tracing::warn!(
+                        target: "gateway",
+                        tx = %p.tx_hash,
+                        slot = p.slot,
+                        "fault injection: withholding a promised transaction from the proposer"
+                    );
+                    continue;
+                }
                 let params = serde_json::json!([p.raw]).to_string();
                 if let Err(e) =
                     forward(&client, &proposer_url, "based_sendPromisedTransaction", Some(&params))
@@ -282,7 +299,7 @@ impl GatewayServer {
     ) -> Self
     where
         A: PendingNode,
-        K: SignerSync + Send + Sync + 'static,
+        K: crate::CommitSigner,
     {
         self.checker = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -524,6 +541,9 @@ pub struct LaunchConfig {
     pub max_request_bytes: u32,
     /// Most concurrent connections.
     pub max_connections: u32,
+    /// Test-only fault switch: while set, promised transactions are not handed to the proposer
+    /// (the promises break; see [`GatewayServer::with_poster`]). `None` in production.
+    pub withhold_promises: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Opens (and replays) the log, rebuilds the promised state, and serves a gateway signing with
@@ -535,7 +555,7 @@ pub async fn launch<K>(
     schedule: Arc<dyn crate::Schedule>,
 ) -> Result<GatewayServer, std::io::Error>
 where
-    K: SignerSync + Send + Sync + 'static,
+    K: crate::CommitSigner,
 {
     if let Some(dir) = cfg.log_path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -566,7 +586,7 @@ where
         .await?
         .with_node_check(gateway, NODE_CHECK_INTERVAL);
     Ok(match cfg.proposer_url {
-        Some(url) => server.with_poster(rx, url)?,
+        Some(url) => server.with_poster(rx, url, cfg.withhold_promises)?,
         None => server,
     })
 }

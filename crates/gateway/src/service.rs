@@ -8,8 +8,9 @@
 //! 1. an identical request (same `request_hash`) already promised: the stored signed commitment;
 //! 2. type 1, the configured slasher, a canonical payload, a decodable signed transaction of at
 //!    most `max_tx_bytes`, not a blob transaction, a recoverable signature, this chain's id;
-//! 3. the slot is the current L1 slot or one of the next `max_slots_ahead`, and this gateway's
-//!    committer is its preconfer ([`Schedule`]);
+//! 3. the slot is one of the next `max_slots_ahead` L1 slots (not the current one: its L1 block
+//!    is built at the slot's start, so a batch posted now lands in a later slot), and this
+//!    gateway's committer is its preconfer ([`Schedule`]);
 //! 4. no other transaction or slot is promised for the sender and nonce (a conflict, never a
 //!    second promise);
 //! 5. the slot has room: at most `max_txs_per_slot` promises and `max_gas_per_slot` gas (sum of
@@ -18,22 +19,26 @@
 //!    transactions on its head, `based_preconfirm`, [`PendingNode`]) and appends it: nonce exactly
 //!    the sender's next pending one, balance for `gas_limit * max_fee_per_gas + value`, gas left
 //!    in the pending block, every other validity rule of execution;
-//! 7. sign `keccak256(abi.encode(commitment))`, append to the log under the conflict key
-//!    `sender ‖ nonce` with value `keccak256(tx_hash ‖ slot)`: the log refuses a different
-//!    transaction or slot for a nonce already promised, also across restarts; if the log refuses
-//!    or fails, the transaction is dropped from the node's pending block again;
+//! 7. sign `keccak256(abi.encode(commitment))` ([`CommitSigner`]: an in-process key or a remote
+//!    signer), append to the log under the conflict key `sender ‖ nonce` with value
+//!    `keccak256(tx_hash ‖ slot)`: the log refuses a different transaction or slot for a nonce
+//!    already promised, also across restarts; if signing fails, or the log refuses or fails, the
+//!    transaction is dropped from the node's pending block again and no commitment is made;
 //! 8. answer only once the log's group commit made the record durable — and the node's pending
 //!    state holds the transaction, so a `pending` read made after the answer sees it.
+//!
+//! Before rule 1, a request beyond the `max_in_flight` admissions already in progress is refused
+//! at once with the capacity error ([`GatewayError::Busy`], -32012 / HTTP 429) instead of
+//! queueing: under overload the excess is refused and the admitted keep their latency.
 //!
 //! The gateway keeps its outstanding promises (recent slots, not yet on L2) in order and pushes
 //! them to the node again when the node's session changes (a node restart empties its pending
 //! block): on start ([`Gateway::resend_recovered`]), on a periodic check
 //! ([`Gateway::check_node`]) and when the node refuses a nonce.
 
-use crate::{AppendOutcome, CommitmentLog, LogEntry, LogError, Recovered};
+use crate::{AppendOutcome, CommitSigner, CommitmentLog, LogEntry, LogError, Recovered};
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_signer::SignerSync;
 use based_commitments::{
     Commitment, CommitmentRequest, INCLUSION_COMMITMENT_TYPE, InclusionPayload, InclusionTx,
     SignedCommitment,
@@ -101,6 +106,9 @@ pub enum GatewayError {
     /// The slot is full.
     #[error("slot {0} is full")]
     Capacity(u64),
+    /// Already `max_in_flight` admissions in progress: refused at once, try again.
+    #[error("gateway busy: {0} admissions in flight, try again")]
+    Busy(usize),
     /// Nonce too low or a gap.
     #[error("nonce {got}, expected {expected}")]
     Nonce {
@@ -134,7 +142,7 @@ impl GatewayError {
             Self::ChainId { .. } => codes::CHAIN_ID,
             Self::WrongSlot { .. } => codes::WRONG_SLOT,
             Self::NotPreconfer(_) => codes::NOT_PRECONFER,
-            Self::Capacity(_) => codes::CAPACITY,
+            Self::Capacity(_) | Self::Busy(_) => codes::CAPACITY,
             Self::Nonce { .. } => codes::NONCE,
             Self::Funds(_) => codes::FUNDS,
             Self::Conflict(_) => codes::CONFLICT,
@@ -151,7 +159,7 @@ impl GatewayError {
             Self::NotPreconfer(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
-            Self::Capacity(_) => 429,
+            Self::Capacity(_) | Self::Busy(_) => 429,
             Self::State(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -232,6 +240,22 @@ pub struct Limits {
     pub max_tx_bytes: usize,
     /// Slots after the current one that may be requested.
     pub max_slots_ahead: u64,
+    /// Most admissions (`commitmentRequest`, `eth_sendRawTransaction`) in progress at once; one
+    /// more is refused at once with [`GatewayError::Busy`] (-32012 / 429) instead of queueing.
+    /// `0`: no cap. Default [`default_max_in_flight`].
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+}
+
+/// Admissions in flight per CPU core by default ([`default_max_in_flight`]).
+pub const MAX_IN_FLIGHT_PER_CORE: usize = 16;
+
+/// The default cap on admissions in flight, sized for the machine: [`MAX_IN_FLIGHT_PER_CORE`] per
+/// available core (32 on 2 cores; docs/benchmarks.md "Gateway over HTTP").
+pub fn default_max_in_flight() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .saturating_mul(MAX_IN_FLIGHT_PER_CORE)
 }
 
 impl Default for Limits {
@@ -241,6 +265,7 @@ impl Default for Limits {
             max_gas_per_slot: 30_000_000,
             max_tx_bytes: 128 * 1024,
             max_slots_ahead: 64,
+            max_in_flight: default_max_in_flight(),
         }
     }
 }
@@ -385,6 +410,8 @@ pub struct Gateway<N, K> {
     node_session: Mutex<Option<u64>>,
     /// One re-push at a time.
     resync: tokio::sync::Mutex<()>,
+    /// Permits for admissions in flight ([`Limits::max_in_flight`]).
+    admissions: tokio::sync::Semaphore,
 }
 
 impl<N, K> std::fmt::Debug for Gateway<N, K> {
@@ -396,6 +423,17 @@ impl<N, K> std::fmt::Debug for Gateway<N, K> {
     }
 }
 
+/// Records the answer to a commitment request (`commitmentRequest` or `eth_sendRawTransaction`):
+/// its latency, and the refusal's reason (the error's variant: a bounded label).
+fn observe_admission<T>(started: std::time::Instant, result: &Result<T, GatewayError>) {
+    use based_metrics::names;
+    metrics::histogram!(names::ADMISSION_DURATION).record(started.elapsed().as_secs_f64());
+    if let Err(e) = result {
+        metrics::counter!(names::COMMITMENTS_REFUSED, names::LABEL_REASON => based_metrics::reason_label(e))
+            .increment(1);
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -404,7 +442,7 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
+impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
     /// A gateway over an opened log (`recovered` = what [`CommitmentLog::open`] replayed, which
     /// rebuilds the promised state). `committer` is `key`'s address.
     #[allow(clippy::too_many_arguments)]
@@ -418,6 +456,7 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
         schedule: Arc<dyn Schedule>,
         posting: Option<tokio::sync::mpsc::UnboundedSender<Promise>>,
     ) -> Self {
+        let config_in_flight = config.limits.max_in_flight;
         let mut promised = Promised::default();
         let mut recovered_promises = Vec::new();
         for entry in &recovered.entries {
@@ -460,7 +499,19 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
             recovered: Mutex::new(recovered_promises),
             node_session: Mutex::new(None),
             resync: tokio::sync::Mutex::new(()),
+            admissions: tokio::sync::Semaphore::new(match config_in_flight {
+                0 => tokio::sync::Semaphore::MAX_PERMITS,
+                n => n.min(tokio::sync::Semaphore::MAX_PERMITS),
+            }),
         }
+    }
+
+    /// A permit for one admission, or [`GatewayError::Busy`] at once if `max_in_flight` are in
+    /// progress.
+    fn admission_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, GatewayError> {
+        self.admissions
+            .try_acquire()
+            .map_err(|_| GatewayError::Busy(self.config.limits.max_in_flight))
     }
 
     /// Hands the recovered promises of recent slots (at most `max_slots_ahead` before the current
@@ -603,6 +654,16 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
         self.config.clock.slot_at((self.now)())
     }
 
+    /// The first slot a promise can still be kept in: the next one, or the one after it when
+    /// less than half a slot (at least 1 s) is left before the next one starts. The current
+    /// slot's L1 block is built at its start, and the proposer needs time to post into the next
+    /// one; a promise it cannot meet would be broken (docs/protocol.md §10.2 rule 3).
+    fn first_promisable_slot(&self) -> u64 {
+        let clock = &self.config.clock;
+        let lead = (clock.seconds_per_slot() / 2).max(1);
+        clock.slot_at((self.now)().saturating_add(lead)).saturating_add(1)
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Promised>, GatewayError> {
         self.promised.lock().map_err(|_| GatewayError::Internal("state lock poisoned".into()))
     }
@@ -653,7 +714,7 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
     fn check_slot(&self, slot: u64) -> Result<(), GatewayError> {
         let current = self.current_slot();
         let last = current.saturating_add(self.config.limits.max_slots_ahead);
-        if slot < current || slot > last {
+        if slot < self.first_promisable_slot() || slot > last {
             return Err(GatewayError::WrongSlot { slot, current, last });
         }
         if !self.schedule.is_preconfer(slot) {
@@ -664,6 +725,19 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
 
     /// `commitmentRequest`: admits, signs, logs durably and answers (module docs).
     pub async fn request(
+        &self,
+        request: CommitmentRequest,
+    ) -> Result<SignedCommitment, GatewayError> {
+        let started = std::time::Instant::now();
+        let result = match self.admission_permit() {
+            Ok(_permit) => self.request_inner(request).await,
+            Err(busy) => Err(busy),
+        };
+        observe_admission(started, &result);
+        result
+    }
+
+    async fn request_inner(
         &self,
         request: CommitmentRequest,
     ) -> Result<SignedCommitment, GatewayError> {
@@ -778,9 +852,18 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
             });
         }
 
-        let signed = Commitment::for_request(request)
-            .sign(&self.key)
-            .map_err(|e| GatewayError::Internal(e.to_string()));
+        // Rule 7: sign. A signer failure (remote signer down, JWT refused, wrong key) makes no
+        // commitment and rolls back like a log failure.
+        let commitment = Commitment::for_request(request);
+        let signed = match self.key.sign_digest(commitment.digest()).await {
+            Ok(signature) => {
+                Ok(SignedCommitment { commitment, signature: signature.normalized_s() })
+            }
+            Err(e) => {
+                tracing::warn!(target: "gateway", tx = %itx.tx_hash, error = %e, "signing failed: no commitment");
+                Err(GatewayError::Internal(format!("signer: {e}")))
+            }
+        };
         let outcome = match signed {
             Ok(signed) => {
                 let entry = LogEntry {
@@ -797,6 +880,7 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
         };
         match outcome {
             Ok(AppendOutcome::Appended(signed)) => {
+                metrics::counter!(based_metrics::names::COMMITMENTS_ISSUED).increment(1);
                 if let Some(posting) = &self.posting {
                     let _ = posting.send(Promise { slot: itx.slot, tx_hash: itx.tx_hash, raw });
                 }
@@ -846,9 +930,19 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
     /// `eth_sendRawTransaction`: promises `raw` for the earliest slot from now on that this
     /// gateway may promise for; answers the transaction hash.
     pub async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, GatewayError> {
+        let started = std::time::Instant::now();
+        let result = match self.admission_permit() {
+            Ok(_permit) => self.send_raw_transaction_inner(raw).await,
+            Err(busy) => Err(busy),
+        };
+        observe_admission(started, &result);
+        result
+    }
+
+    async fn send_raw_transaction_inner(&self, raw: Bytes) -> Result<B256, GatewayError> {
         let current = self.current_slot();
         let last = current.saturating_add(self.config.limits.max_slots_ahead);
-        let slot = (current..=last)
+        let slot = (self.first_promisable_slot()..=last)
             .find(|s| self.schedule.is_preconfer(*s))
             .ok_or(GatewayError::NotPreconfer(current))?;
         let payload = InclusionPayload { slot, signed_tx: raw };
@@ -876,7 +970,7 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
         request_hash.and_then(|h| self.log.get(&h)).ok_or(GatewayError::NotFound(hash))
     }
 
-    /// `slots`: this gateway's slots from the current one to the end of the next epoch.
+    /// `slots`: this gateway's slots from the next one to the end of the next epoch.
     pub fn slots(&self) -> SlotInfoResponse {
         let clock = &self.config.clock;
         let current = self.current_slot();
@@ -885,7 +979,7 @@ impl<N: PendingNode, K: SignerSync + Send + Sync + 'static> Gateway<N, K> {
             .first_slot(next_epoch.saturating_add(1))
             .unwrap_or(u64::MAX)
             .min(current.saturating_add(self.config.limits.max_slots_ahead).saturating_add(1));
-        let slots = (current..end)
+        let slots = (self.first_promisable_slot()..end)
             .filter(|s| self.schedule.is_preconfer(*s))
             .map(|slot| SlotInfo {
                 slot,

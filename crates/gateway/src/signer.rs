@@ -1,11 +1,77 @@
-//! The committer key: ECDSA signing with libsecp256k1.
+//! The committer's signer: what signs `keccak256(abi.encode(commitment))`.
 //!
-//! Produces the same deterministic (RFC 6979), low-`s` signatures as alloy's `PrivateKeySigner`
-//! (k256), at about a third of the cost, which matters at thousands of commitments per second.
+//! - [`CommitSigner`]: the gateway's signing abstraction, async so a remote signer fits. Every
+//!   in-process [`SignerSync`] key is one (a blanket impl); [`crate::RemoteSigner`] is the other.
+//! - [`CommitterKey`]: a fast in-process key (libsecp256k1). Produces the same deterministic
+//!   (RFC 6979), low-`s` signatures as alloy's `PrivateKeySigner` (k256), at about a third of the
+//!   cost, which matters at thousands of commitments per second.
 
 use alloy_primitives::{Address, B256, ChainId, Signature, U256};
 use alloy_signer::SignerSync;
 use secp256k1::{Message, SECP256K1, SecretKey};
+use std::future::Future;
+
+/// Why a digest got no signature. Any of these means **no** commitment: the gateway rolls the
+/// admission back (docs/protocol.md §10.2 rule 7) and answers an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    /// The in-process key failed.
+    #[error("local key: {0}")]
+    Local(String),
+    /// The remote signer could not be reached, or did not answer within the timeout.
+    #[error("remote signer unreachable: {0}")]
+    Unreachable(String),
+    /// The remote signer answered with an error status (401: JWT refused; 404: unknown proxy
+    /// key; 429: rate-limited after JWT failures; ...).
+    #[error("remote signer refused (HTTP {status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The signer's error body.
+        message: String,
+    },
+    /// The remote signer's answer is not a well-formed signature response for this request.
+    #[error("remote signer answered garbage: {0}")]
+    BadResponse(String),
+    /// The signature does not recover to the committer (the proxy key) over the commitment digest.
+    #[error("remote signature recovers to {recovered}, not the committer {expected}{hint}")]
+    WrongSigner {
+        /// Address recovered over the digest.
+        recovered: Address,
+        /// The committer (proxy) address.
+        expected: Address,
+        /// What the signer signed instead, when it can be told (e.g. Commit-Boost's signing root).
+        hint: String,
+    },
+    /// A configuration error (bad URL, JWT secret, ...).
+    #[error("remote signer configuration: {0}")]
+    Config(String),
+}
+
+/// Signs commitment digests for the gateway: a 32-byte prehash in, a 65-byte recoverable ECDSA
+/// signature out, recovering to the committer address over exactly that digest (so
+/// `SignedCommitment::verify(committer)` and Solidity's `ecrecover` both hold).
+///
+/// In-process keys ([`SignerSync`], e.g. [`CommitterKey`] or alloy's `PrivateKeySigner`) sign
+/// at once; [`crate::RemoteSigner`] asks a signer service over HTTP.
+pub trait CommitSigner: Send + Sync + 'static {
+    /// Signs `digest` (already hashed: no EIP-191 prefix, no further hashing).
+    fn sign_digest(
+        &self,
+        digest: B256,
+    ) -> impl Future<Output = Result<Signature, SignerError>> + Send;
+}
+
+impl<T: SignerSync<Signature> + Send + Sync + 'static> CommitSigner for T {
+    fn sign_digest(
+        &self,
+        digest: B256,
+    ) -> impl Future<Output = Result<Signature, SignerError>> + Send {
+        std::future::ready(
+            self.sign_hash_sync(&digest).map_err(|e| SignerError::Local(e.to_string())),
+        )
+    }
+}
 
 /// Errors creating a [`CommitterKey`].
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,9 @@
 //! - EIP-2335 keystores: the encrypted JSON files in which Ethereum validators keep BLS12-381 secret
 //!   keys (`version: 4`; KDF `scrypt` or `pbkdf2` with `hmac-sha256`, checksum `sha256`, cipher
 //!   `aes-128-ctr`);
-//! - ECDSA signers (L1 senders, owners, committers) from a Web3 Secret Storage (v3) keystore with a
-//!   password file, or from an environment variable ([`ecdsa_signer`]);
+//! - ECDSA signers (L1 senders, owners, committers, the proposer) from a Web3 Secret Storage (v3)
+//!   keystore with a password file, or from an environment variable ([`ecdsa_signer`]); such
+//!   keystores are written by [`encrypt_ecdsa_keystore`] (or geth, or `cast wallet import`);
 //! - passwords from a file or, on a terminal, a prompt ([`password`]).
 //!
 //! Invariants:
@@ -201,6 +202,55 @@ pub fn ecdsa_signer(
         }
         Err(_) => Err(KeystoreError::NoKey(env_var.to_owned())),
     }
+}
+
+/// Encrypts the 32-byte secp256k1 private key `secret` as a Web3 Secret Storage (version 3)
+/// keystore, the format geth, Foundry (`cast wallet import`) and [`ecdsa_signer`] read: scrypt
+/// (`n = 2^log_n`, `r = 8`, `p = 1`) with a random salt, AES-128-CTR with a random IV and the
+/// `keccak256(dk[16..32] ‖ ciphertext)` MAC. Returns the keystore JSON.
+pub fn encrypt_ecdsa_keystore(
+    secret: &[u8],
+    password: &str,
+    log_n: u8,
+) -> Result<String, KeystoreError> {
+    use rand::RngCore;
+    if secret.len() != 32 {
+        return Err(KeystoreError::Ecdsa(format!(
+            "a private key is 32 bytes, got {}",
+            secret.len()
+        )));
+    }
+    if !(1..=20).contains(&log_n) {
+        return Err(params_err("kdf", format!("scrypt log_n {log_n} out of [1, 20]")));
+    }
+    let mut rng = rand::rng();
+    let mut salt = [0u8; 32];
+    let mut iv = [0u8; 16];
+    rng.fill_bytes(&mut salt);
+    rng.fill_bytes(&mut iv);
+    let params = scrypt::Params::new(log_n, 8, 1, 32)
+        .map_err(|e| params_err("kdf", format!("scrypt: {e}")))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    scrypt::scrypt(password.as_bytes(), &salt, &params, key.as_mut_slice())
+        .map_err(|e| params_err("kdf", format!("scrypt: {e}")))?;
+    let mut ciphertext = secret.to_vec();
+    aes_128_ctr(&key, &iv, &mut ciphertext)?;
+    let mut mac_input = Zeroizing::new(key.get(16..).unwrap_or_default().to_vec());
+    mac_input.extend_from_slice(&ciphertext);
+    let mac = alloy_primitives::keccak256(mac_input.as_slice());
+    let json = serde_json::json!({
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": { "iv": hex::encode(iv) },
+            "ciphertext": hex::encode(&ciphertext),
+            "kdf": "scrypt",
+            "kdfparams": { "dklen": 32, "n": 1u64.checked_shl(u32::from(log_n)).unwrap_or(0), "p": 1, "r": 8, "salt": hex::encode(salt) },
+            "mac": hex::encode(mac),
+        },
+        "id": uuid::Uuid::new_v4().to_string(),
+        "version": 3,
+    });
+    Ok(json.to_string())
 }
 
 fn hex_param(module: &'static str, value: &str, name: &str) -> Result<Vec<u8>, KeystoreError> {

@@ -179,3 +179,26 @@ fn ecdsa_signer_from_web3_keystore_or_env() {
         Err(KeystoreError::NoKey(_))
     ));
 }
+
+#[test]
+fn web3_keystore_round_trips_through_ecdsa_signer() {
+    let key = [0x42u8; 32];
+    let json = encrypt_ecdsa_keystore(&key, "hunter2", 4).unwrap();
+    assert!(!json.contains(&hex::encode(key)), "the key must not be stored in clear");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.json");
+    let pw = dir.path().join("pw");
+    std::fs::write(&path, &json).unwrap();
+    std::fs::write(&pw, "hunter2\n").unwrap();
+    let signer = ecdsa_signer(Some(&path), Some(&pw), "BASED_TEST_UNSET_KEY_VAR").unwrap();
+    assert_eq!(signer.to_bytes().as_slice(), key.as_slice());
+    std::fs::write(&pw, "wrong\n").unwrap();
+    assert!(ecdsa_signer(Some(&path), Some(&pw), "BASED_TEST_UNSET_KEY_VAR").is_err());
+}
+
+#[test]
+fn web3_keystore_refuses_bad_input() {
+    assert!(encrypt_ecdsa_keystore(&[1u8; 31], "pw", 4).is_err());
+    assert!(encrypt_ecdsa_keystore(&[1u8; 32], "pw", 0).is_err());
+    assert!(encrypt_ecdsa_keystore(&[1u8; 32], "pw", 21).is_err());
+}

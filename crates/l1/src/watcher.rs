@@ -472,7 +472,15 @@ impl<F: L1Filter> L1Watcher<F> {
         if !wanted.is_empty() {
             let beacon = self.config.beacon.as_ref().ok_or(BeaconError::NoSources)?;
             let el = ElBlock { number, hash, timestamp: block.header.timestamp };
-            block.blobs = beacon.blobs(el, &wanted).await?;
+            block.blobs = match beacon.blobs(el, &wanted).await {
+                Ok(blobs) => blobs,
+                Err(e) => {
+                    metrics::counter!(based_metrics::names::BLOB_FETCH_FAILURES).increment(1);
+                    return Err(e.into());
+                }
+            };
+            metrics::counter!(based_metrics::names::BLOBS_FETCHED)
+                .increment(block.blobs.len() as u64);
             debug!(target: TARGET, number, blobs = block.blobs.len(), "fetched and verified blobs");
         }
         block.logs = logs;

@@ -31,7 +31,6 @@ pub use service::{NodeBackend, SwappableForwarder};
 
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::Address;
 use based_chainspec::ChainSpec;
 use based_l1::{
     BeaconClient, BeaconClientConfig, InboxFilter, L1Watcher, L1WatcherConfig, StartFrom,
@@ -42,10 +41,11 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-/// Everything `launch` needs.
+/// Everything `launch` needs. Nothing here but `chain` is consensus: the `Inbox`, the L1 chain id,
+/// the derivation start block and the windows come from the chain spec only.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// The L2 chain.
+    /// The L2 chain (and its L1: `config.based.l1`).
     pub chain: Arc<ChainSpec>,
     /// Data directory; the store is `<datadir>/db`.
     pub datadir: PathBuf,
@@ -57,10 +57,6 @@ pub struct NodeConfig {
     pub l1_beacon_urls: Vec<String>,
     /// Blob archive base URLs, asked after the beacon nodes (blobs past their retention).
     pub l1_blob_archive_urls: Vec<String>,
-    /// The L1 Inbox address.
-    pub inbox: Address,
-    /// L1 block after which derivation starts.
-    pub l1_start_block: u64,
     /// L1 poll interval.
     pub poll_interval: Duration,
     /// Margin below the L1 head for the `safe`/`finalized` L2 heads (which follow the L1 `safe`/
@@ -70,6 +66,8 @@ pub struct NodeConfig {
     pub http_addr: SocketAddr,
     /// Proposer URL for `eth_sendRawTransaction` forwarding.
     pub proposer_url: Option<String>,
+    /// Watch signed promises against a `PreconfSlasher` (docs/slashing.md); `None` = off.
+    pub watchtower: Option<based_watchtower::WatchtowerConfig>,
 }
 
 /// Errors starting the node.
@@ -90,6 +88,17 @@ pub enum NodeError {
     /// Bad configuration.
     #[error("config: {0}")]
     Config(String),
+    /// The L1 client serves another chain than the chain spec's `config.based.l1.chainId`.
+    #[error(
+        "the L1 client at --l1.rpc-url serves chain id {l1}, but the chain spec's \
+         config.based.l1.chainId is {spec}: wrong L1 endpoint or wrong --chain"
+    )]
+    L1ChainIdMismatch {
+        /// The chain spec's L1 chain id.
+        spec: u64,
+        /// `eth_chainId` of the L1 client.
+        l1: u64,
+    },
 }
 
 /// A running node.
@@ -99,9 +108,11 @@ pub struct NodeHandle {
     forwarder: Arc<SwappableForwarder>,
     shutdown: watch::Sender<bool>,
     driver: Option<std::thread::JoinHandle<()>>,
-    watcher: tokio::task::JoinHandle<()>,
+    /// The current L1 follower task (replaced when the driver restarts the follower).
+    watcher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     backend: Arc<NodeBackend>,
     store: Store,
+    watchtower: Option<based_watchtower::WatchtowerHandle>,
 }
 
 impl NodeHandle {
@@ -129,8 +140,14 @@ impl NodeHandle {
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         self.rpc.stop().await;
-        self.watcher.abort();
-        let _ = (&mut self.watcher).await;
+        if let Some(w) = self.watchtower.take() {
+            w.stop().await;
+        }
+        let watcher = self.watcher.lock().ok().and_then(|mut w| w.take());
+        if let Some(mut watcher) = watcher {
+            watcher.abort();
+            let _ = (&mut watcher).await;
+        }
         if let Some(driver) = self.driver.take() {
             let _ = tokio::task::spawn_blocking(move || driver.join()).await;
         }
@@ -141,16 +158,33 @@ fn url(s: &str) -> Result<alloy_transport_http::reqwest::Url, NodeError> {
     s.parse().map_err(|e| NodeError::Config(format!("bad URL {s}: {e}")))
 }
 
-/// Starts the node: opens the store, starts the L1 watcher, the driver thread and the RPC server.
+/// Starts the node: opens the store, starts the L1 watcher, the driver thread and the RPC server
+/// (with the default RPC limits).
 pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+    launch_with_rpc(cfg, None).await
+}
+
+/// [`launch`] with the RPC limits of `rpc` (the `--rpc.*` flags); `None`: the defaults.
+pub async fn launch_with_rpc(
+    cfg: NodeConfig,
+    rpc: Option<args::RpcArgs>,
+) -> Result<NodeHandle, NodeError> {
     std::fs::create_dir_all(&cfg.datadir)
         .map_err(|e| NodeError::Config(format!("datadir {}: {e}", cfg.datadir.display())))?;
     let store = Store::open_with_cache(cfg.datadir.join("db"), cfg.trie_cache_bytes)?;
     let l1 =
         alloy_provider::RootProvider::<alloy_network::Ethereum>::new_http(url(&cfg.l1_rpc_url)?);
 
-    let l1_start = fetch_l1_head(&l1, cfg.l1_start_block).await?;
-    let driver = Driver::open(store.clone(), cfg.chain.clone(), cfg.inbox, l1_start)?;
+    check_l1_chain_id(&l1, cfg.chain.l1().chain_id).await?;
+    let history = if Driver::needs_l1_history(&store)? {
+        Some(fetch_l1_history(&l1, Driver::l1_history_range(&cfg.chain)).await?)
+    } else {
+        None
+    };
+    let inbox = cfg.chain.l1().inbox_address;
+    let mut driver = Driver::open(store.clone(), cfg.chain.clone(), history)?;
+    let events = based_rpc::ChainEvents::default();
+    driver.set_events(events.clone());
     let start = resume_point(&driver)?;
     info!(
         target: "based::node",
@@ -179,7 +213,7 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     );
     let beacon = BeaconClient::new(beacon);
     wcfg.beacon = Some(beacon.clone());
-    let watcher = L1Watcher::spawn(wcfg, InboxFilter::new(cfg.inbox), start)
+    let watcher = L1Watcher::spawn(wcfg.clone(), InboxFilter::new(inbox), start)
         .map_err(|e| NodeError::L1(e.to_string()))?;
 
     let preconf = Arc::new(Preconfirmations::new(store.clone(), cfg.chain.chain_id()));
@@ -196,19 +230,37 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     }
     let lookahead = lookahead::LookaheadReader::new(
         alloy_provider::RootProvider::new_http(url(&cfg.l1_rpc_url)?),
-        cfg.inbox,
-        cfg.l1_start_block,
+        inbox,
+        cfg.chain.l1().start_block,
         Some(beacon),
     );
+    let mut extra = lookahead.into_rpc().remove_context();
+    let watchtower = match cfg.watchtower.clone() {
+        Some(wcfg) => {
+            let handle = based_watchtower::spawn(wcfg)
+                .await
+                .map_err(|e| NodeError::Config(format!("watchtower: {e}")))?;
+            extra.merge(handle.into_rpc()).map_err(|e| NodeError::Rpc(e.to_string()))?;
+            Some(handle)
+        }
+        None => None,
+    };
     let rpc = RpcServer::start_with(
         cfg.http_addr,
         RpcDeps {
             chain: Arc::new(store.clone()),
             based: backend.clone(),
             forwarder: forwarder.clone(),
-            config: RpcConfig::new(cfg.chain.chain_id()),
+            events,
+            config: {
+                let mut config = RpcConfig::new(cfg.chain.chain_id());
+                if let Some(rpc) = &rpc {
+                    rpc.apply(&mut config);
+                }
+                config
+            },
         },
-        lookahead.into_rpc(),
+        extra,
     )
     .await
     .map_err(|e| NodeError::Rpc(e.to_string()))?;
@@ -216,50 +268,126 @@ pub async fn launch(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let based_l1::L1WatcherHandle { notifications, acks, task, .. } = watcher;
-    let driver_backend = backend.clone();
+    let watcher_task = Arc::new(std::sync::Mutex::new(Some(task)));
     let runtime = tokio::runtime::Handle::current();
+    let restart = {
+        let (task, backend, runtime) = (watcher_task.clone(), backend.clone(), runtime.clone());
+        move |start: StartFrom| {
+            let _guard = runtime.enter();
+            let handle = L1Watcher::spawn(wcfg.clone(), InboxFilter::new(inbox), start)
+                .map_err(|e| e.to_string())?;
+            if let Ok(mut current) = task.lock()
+                && let Some(old) = current.replace(handle.task)
+            {
+                old.abort();
+            }
+            backend.set_heads(handle.heads);
+            Ok((handle.notifications, handle.acks))
+        }
+    };
+    let source = service::L1Source { notifications, acks, restart: Box::new(restart) };
+    let driver_backend = backend.clone();
     let driver = std::thread::Builder::new()
         .name("based-driver".into())
         .spawn(move || {
-            service::run_driver(driver, notifications, acks, driver_backend, shutdown_rx, runtime)
+            let panic_backend = driver_backend.clone();
+            let run = std::panic::AssertUnwindSafe(move || {
+                service::run_driver(driver, source, driver_backend, shutdown_rx, runtime)
+            });
+            if std::panic::catch_unwind(run).is_err() {
+                error!(target: "based::node", "driver thread panicked");
+                panic_backend.set_halted("the driver thread panicked (see the log)".into());
+            }
         })
         .map_err(|e| NodeError::Config(format!("spawning driver thread: {e}")))?;
 
-    Ok(NodeHandle { rpc, forwarder, shutdown, driver: Some(driver), watcher: task, backend, store })
+    Ok(NodeHandle {
+        rpc,
+        forwarder,
+        shutdown,
+        driver: Some(driver),
+        watcher: watcher_task,
+        backend,
+        store,
+        watchtower,
+    })
 }
 
-/// Reads L1 block `number` as the derivation's starting point (retrying while L1 is unreachable).
-async fn fetch_l1_head(
-    l1: &alloy_provider::RootProvider,
-    number: u64,
-) -> Result<based_derive::L1Head, NodeError> {
-    use alloy_provider::Provider;
+/// Runs `f` until it answers, retrying with backoff while L1 is unreachable (20 attempts).
+async fn with_l1_retries<T, F, Fut>(what: &str, mut f: F) -> Result<T, NodeError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, alloy_transport::TransportError>>,
+{
     let mut delay = Duration::from_millis(200);
     for attempt in 0..20 {
-        match l1.get_block_by_number(BlockNumberOrTag::Number(number)).await {
-            Ok(Some(b)) => {
-                return Ok(based_derive::L1Head {
-                    number,
-                    hash: b.header.hash,
-                    timestamp: b.header.timestamp,
-                });
-            }
-            Ok(None) => {
-                return Err(NodeError::L1(format!("L1 start block {number} does not exist")));
-            }
+        match f().await {
+            Ok(v) => return Ok(v),
             Err(e) => {
-                warn!(target: "based::node", attempt, error = %e, "L1 unreachable; retrying");
+                warn!(target: "based::node", attempt, error = %e, what, "L1 unreachable; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
-    Err(NodeError::L1("L1 unreachable at start-up".into()))
+    Err(NodeError::L1(format!("L1 unreachable at start-up ({what})")))
+}
+
+/// Refuses an L1 client whose `eth_chainId` is not the chain spec's `config.based.l1.chainId`.
+async fn check_l1_chain_id(l1: &alloy_provider::RootProvider, spec: u64) -> Result<(), NodeError> {
+    use alloy_provider::Provider;
+    let got = with_l1_retries("eth_chainId", || l1.get_chain_id()).await?;
+    if got != spec {
+        return Err(NodeError::L1ChainIdMismatch { spec, l1: got });
+    }
+    Ok(())
+}
+
+/// Reads the L1 blocks `range` (the anchor window a fresh store starts with, protocol §7.1),
+/// oldest first, and checks they are one chain (refetching if L1 reorged meanwhile).
+async fn fetch_l1_history(
+    l1: &alloy_provider::RootProvider,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Vec<based_derive::L1Head>, NodeError> {
+    use alloy_provider::Provider;
+    for _ in 0..5 {
+        let mut history = Vec::new();
+        let mut parent = None;
+        let mut linked = true;
+        for number in range.clone() {
+            let block = with_l1_retries("eth_getBlockByNumber", || async move {
+                l1.get_block_by_number(BlockNumberOrTag::Number(number)).await
+            })
+            .await?
+            .ok_or_else(|| {
+                NodeError::L1(format!(
+                    "L1 block {number} does not exist (the chain spec's config.based.l1.startBlock \
+                     is {}: is the L1 client synced, and is it the chain spec's L1?)",
+                    range.end()
+                ))
+            })?;
+            if parent.is_some_and(|p| p != block.header.parent_hash) {
+                linked = false;
+                break;
+            }
+            parent = Some(block.header.hash);
+            history.push(based_derive::L1Head {
+                number,
+                hash: block.header.hash,
+                timestamp: block.header.timestamp,
+            });
+        }
+        if linked {
+            return Ok(history);
+        }
+        warn!(target: "based::node", "L1 reorged while reading the start blocks; reading again");
+    }
+    Err(NodeError::L1("the L1 start blocks keep changing (reorgs); try again later".into()))
 }
 
 /// Where the L1 watcher resumes: after the last processed L1 block, with the persisted headers of
 /// recent processed blocks so a reorg that happened while the node was down is detected.
-fn resume_point(driver: &Driver) -> Result<StartFrom, NodeError> {
+pub(crate) fn resume_point(driver: &Driver) -> Result<StartFrom, NodeError> {
     let head = driver.state().l1_head().number;
     let headers = meta::load_l1_headers(driver.store(), head, 256)?;
     if headers.is_empty() {

@@ -43,6 +43,21 @@ pub use rpc::ProposerRpcClient;
 /// transactions marked served). Only gas used is paid.
 pub const PROPOSE_GAS_LIMIT: u64 = 1_000_000;
 
+/// Extra gas of `proposePromised` per byte of promised transactions (calldata at the EIP-7623 floor,
+/// the `Promised` log's data, hashing and copies), on top of [`PROPOSE_GAS_LIMIT`].
+pub const PROMISED_GAS_PER_BYTE: u64 = 80;
+/// Extra gas of `proposePromised` per promised transaction (Merkle nodes, ABI offsets).
+pub const PROMISED_GAS_PER_TX: u64 = 2_000;
+
+/// Gas limit of a proposal carrying `promised` (none: [`PROPOSE_GAS_LIMIT`]).
+pub fn propose_gas_limit(promised: &[Bytes]) -> u64 {
+    promised.iter().fold(PROPOSE_GAS_LIMIT, |gas, tx| {
+        let bytes = u64::try_from(tx.len()).unwrap_or(u64::MAX);
+        gas.saturating_add(PROMISED_GAS_PER_TX)
+            .saturating_add(bytes.saturating_mul(PROMISED_GAS_PER_BYTE))
+    })
+}
+
 /// How long the proposer waits for its blob transaction to be included before requeueing.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,8 +129,12 @@ pub struct BatchContext {
 /// The result of [`build_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltBatch {
-    /// The batch: one L2 block manifest.
+    /// The batch: one L2 block manifest (its transactions: the ordinary ones).
     pub batch: Batch,
+    /// The promised transactions, in promise order: posted with `Inbox.proposePromised`, so that
+    /// they are included whatever the blobs hold and their inclusion is provable on L1
+    /// (protocol §11); derivation puts them first in the manifest's block.
+    pub promised: Vec<Bytes>,
     /// Transactions that can never fit a block (declared gas above the block gas limit).
     pub dropped: Vec<B256>,
     /// Transactions that did not fit this block, in order (to be put back in the pool).
@@ -123,7 +142,9 @@ pub struct BuiltBatch {
 }
 
 /// Builds a one-block batch from the front of `txs` while their summed declared gas limits fit the
-/// block gas limit.
+/// block gas limit. Promised transactions (`PooledTx::promised`, at the front of the pool) go to
+/// [`BuiltBatch::promised`] (at most `MAX_PROMISED_TXS`), the others into the manifest; both count
+/// against the block's gas.
 ///
 /// The timestamp is `max(anchor_timestamp, parent_timestamp + 1)`: strictly after the parent
 /// (protocol §4.3) and, because the parent landed no later than the current L1 head, no later than
@@ -139,6 +160,7 @@ pub fn build_batch(txs: Vec<PooledTx>, ctx: &BatchContext) -> BuiltBatch {
     };
     let mut dropped = Vec::new();
     let mut leftover = Vec::new();
+    let mut promised = Vec::new();
     let mut gas = 0u64;
     for tx in txs {
         if tx.gas_limit > ctx.gas_limit {
@@ -146,15 +168,21 @@ pub fn build_batch(txs: Vec<PooledTx>, ctx: &BatchContext) -> BuiltBatch {
             continue;
         }
         let next = gas.saturating_add(tx.gas_limit);
-        if next > ctx.gas_limit || !leftover.is_empty() {
+        let lane_full = tx.promised && promised.len() >= based_contracts::MAX_PROMISED_TXS;
+        if next > ctx.gas_limit || !leftover.is_empty() || lane_full {
             leftover.push(tx);
             continue;
         }
         gas = next;
-        manifest.transactions.push(tx.raw);
+        if tx.promised {
+            promised.push(tx.raw);
+        } else {
+            manifest.transactions.push(tx.raw);
+        }
     }
     BuiltBatch {
         batch: Batch { chain_id: ctx.chain_id, manifests: vec![manifest] },
+        promised,
         dropped,
         leftover,
     }
@@ -291,6 +319,17 @@ async fn lookahead_poster<P: Provider>(
     })
 }
 
+/// Aborts a spawned task when dropped (the lookahead poster ends with the proposal loop).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// One lookahead post attempt per L1 head until the next epoch is done (posted by anyone, or not
 /// ours); failures are retried at the next head.
 async fn post_lookahead<P: Provider>(
@@ -298,6 +337,7 @@ async fn post_lookahead<P: Provider>(
     poster: &lookahead::PosterConfig,
     me: Address,
     done: &mut Option<u64>,
+    send_lock: &tokio::sync::Mutex<()>,
 ) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -306,7 +346,7 @@ async fn post_lookahead<P: Provider>(
     if *done == Some(next) {
         return;
     }
-    match lookahead::post_next_epoch(l1, poster, me, now).await {
+    match lookahead::post_next_epoch(l1, poster, me, now, send_lock).await {
         Ok(lookahead::PostOutcome::Posted { epoch, entries, poster_key, tx }) => {
             info!(target: "proposer::lookahead", epoch, entries, %poster_key, %tx, "lookahead posted");
             *done = Some(epoch);
@@ -324,6 +364,24 @@ async fn post_lookahead<P: Provider>(
 
 /// Starts the RPC server and the proposal loop.
 pub async fn spawn(config: ProposerConfig) -> Result<ProposerHandle, ProposerError> {
+    // Load the KZG trusted setup and the compressor now, not in the first proposal (over a second
+    // in a debug build: long enough to miss the slot a first promise was made for).
+    tokio::task::spawn_blocking(|| {
+        let started = std::time::Instant::now();
+        let warm = Batch {
+            chain_id: 0,
+            manifests: vec![BlockManifest {
+                timestamp: 1,
+                fee_recipient: Address::ZERO,
+                gas_limit: 30_000_000,
+                anchor: L1Anchor { number: 0, hash: B256::ZERO },
+                transactions: Vec::new(),
+            }],
+        };
+        let _ = encode_sidecar(&warm);
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        debug!(target: "proposer", elapsed_ms, "blob encoder warmed up");
+    });
     let pool = Arc::new(TxPool::new(config.l2_chain_id, config.pool_capacity));
     let (rpc_addr, server) = rpc::start(config.rpc_addr, pool.clone(), config.l2_chain_id)
         .await
@@ -386,8 +444,32 @@ async fn run(
         }
         _ => None,
     };
-    let mut posted_epoch: Option<u64> = None;
-    let mut last_post_head = 0u64;
+    // Proposals and lookahead posts sign with the same key: one send at a time (nonce read +
+    // submission), receipts awaited outside the lock.
+    let send_lock = Arc::new(tokio::sync::Mutex::new(()));
+    // The lookahead is posted by its own task, so that waiting for a post's receipt never delays
+    // a proposal (with short slots that wait alone can miss the slot a promise was made for).
+    let poster_task = poster.map(|poster| {
+        let (l1, lock, mut stop) = (l1.clone(), send_lock.clone(), shutdown.clone());
+        let interval = config.poll_interval;
+        tokio::spawn(async move {
+            let mut posted_epoch: Option<u64> = None;
+            let mut last_post_head = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                if let Ok(head) = l1.get_block_number().await
+                    && head != last_post_head
+                {
+                    last_post_head = head;
+                    post_lookahead(&l1, &poster, me, &mut posted_epoch, &lock).await;
+                }
+            }
+        })
+    });
+    let _poster_guard = AbortOnDrop(poster_task);
     let mut last_l1 = 0u64;
     // Timestamp of our last landed proposal and the L1 block it landed in: it counts as the L2
     // parent (the node may not have derived it yet) only while that L1 block is canonical.
@@ -410,15 +492,10 @@ async fn run(
             }
         };
         backoff = config.poll_interval;
-        if let Some(poster) = poster.as_ref()
-            && head != last_post_head
-        {
-            last_post_head = head;
-            post_lookahead(&l1, poster, me, &mut posted_epoch).await;
-        }
         if head == last_l1 || pool.is_empty() || paused.load(std::sync::atomic::Ordering::Relaxed) {
             continue;
         }
+        debug!(target: "proposer", head, pool = pool.len(), "new L1 head with transactions waiting");
         last_l1 = head;
         if rights.is_some() {
             let head_ts = match l1.get_block_by_number(head.into()).await {
@@ -450,12 +527,17 @@ async fn run(
             },
             None => 0,
         };
-        match propose_once(&config, &l1, l2.as_ref(), txs.clone(), last_timestamp, &pool).await {
+        let sent =
+            propose_once(&config, &l1, l2.as_ref(), txs.clone(), last_timestamp, &pool, &send_lock)
+                .await;
+        match sent {
             Ok((timestamp, tx_hash, l1_block, l1_hash)) => {
                 last = Some((timestamp, l1_hash, l1_block));
+                metrics::counter!(based_metrics::names::PROPOSALS_INCLUDED).increment(1);
                 info!(target: "proposer", txs = count, %tx_hash, l1_block, "proposal included");
             }
             Err(e) => {
+                metrics::counter!(based_metrics::names::PROPOSALS_FAILED).increment(1);
                 warn!(target: "proposer", error = %e, txs = count, "proposal failed; requeued");
                 pool.requeue_front(txs);
             }
@@ -470,6 +552,7 @@ async fn propose_once<P: Provider, Q: Provider>(
     txs: Vec<PooledTx>,
     last_timestamp: u64,
     pool: &TxPool,
+    send_lock: &tokio::sync::Mutex<()>,
 ) -> Result<(u64, B256, u64, B256), ProposerError> {
     let rpc = |e: alloy_transport::TransportError| ProposerError::Rpc(e.to_string());
     let l1_head = l1
@@ -492,7 +575,7 @@ async fn propose_once<P: Provider, Q: Provider>(
         gas_limit,
         fee_recipient: config.fee_recipient,
     };
-    let BuiltBatch { batch, dropped, leftover } = build_batch(txs, &ctx);
+    let BuiltBatch { batch, promised, dropped, leftover } = build_batch(txs, &ctx);
     for hash in dropped {
         debug!(target: "proposer", %hash, "dropped: gas limit above block gas limit");
     }
@@ -500,15 +583,27 @@ async fn propose_once<P: Provider, Q: Provider>(
     pool.requeue_front(leftover);
     let sidecar = encode_sidecar(&batch)?;
     let blob_fee = l1.get_blob_base_fee().await.map_err(rpc)?;
+    let gas_limit = propose_gas_limit(&promised);
+    let promised_count = promised.len();
+    let input = if promised.is_empty() {
+        Inbox::proposeCall {}.abi_encode()
+    } else {
+        Inbox::proposePromisedCall { txs: promised }.abi_encode()
+    };
     let mut request = TransactionRequest::default()
         .with_to(config.inbox)
-        .with_input(Bytes::from(Inbox::proposeCall {}.abi_encode()))
-        .with_gas_limit(PROPOSE_GAS_LIMIT)
+        .with_input(Bytes::from(input))
+        .with_gas_limit(gas_limit)
         .with_blob_sidecar_4844(sidecar);
     request.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
     request.populate_blob_hashes();
-    let pending = l1.send_transaction(request).await.map_err(rpc)?;
+    let pending = {
+        let _sending = send_lock.lock().await;
+        l1.send_transaction(request).await.map_err(rpc)?
+    };
+    metrics::counter!(based_metrics::names::PROPOSALS_SENT).increment(1);
     let tx_hash = *pending.tx_hash();
+    debug!(target: "proposer", %tx_hash, l1_head = l1_head.header.number, promised = promised_count, "proposal sent");
     // Poll for the receipt ourselves: a block-watching waiter can miss a receipt whose block is
     // reorged out right away, and then never return.
     let deadline = tokio::time::Instant::now() + RECEIPT_TIMEOUT;
@@ -524,6 +619,8 @@ async fn propose_once<P: Provider, Q: Provider>(
     if !receipt.status() {
         return Err(ProposerError::NotIncluded(format!("reverted: {}", receipt.transaction_hash)));
     }
+    metrics::counter!(based_metrics::names::PROMISED_TXS_POSTED)
+        .increment(u64::try_from(promised_count).unwrap_or(u64::MAX));
     let timestamp = batch.manifests.last().map_or(ctx.parent_timestamp, |m| m.timestamp);
     Ok((
         timestamp,
@@ -573,6 +670,26 @@ mod tests {
         assert_eq!(built.leftover, vec![txs[2].clone(), txs[4].clone()]);
         assert_eq!((m.timestamp, m.anchor.number), (100, 7));
         assert!(built.batch.check_limits().is_ok());
+    }
+
+    #[test]
+    fn promised_txs_go_to_the_promised_lane_and_count_gas() {
+        let mut p1 = tx(1, 30_000);
+        p1.promised = true;
+        let mut p2 = tx(2, 30_000);
+        p2.promised = true;
+        let txs = vec![p1.clone(), p2.clone(), tx(3, 30_000), tx(4, 30_000)];
+        let built = build_batch(txs.clone(), &ctx(0));
+        assert_eq!(built.promised, vec![p1.raw, p2.raw]);
+        assert_eq!(built.batch.manifests[0].transactions, vec![txs[2].raw.clone()]);
+        assert_eq!(built.leftover, vec![txs[3].clone()]);
+        // A proposal with promised transactions gets more gas, growing with their size.
+        assert_eq!(propose_gas_limit(&[]), PROPOSE_GAS_LIMIT);
+        assert!(propose_gas_limit(&built.promised) > PROPOSE_GAS_LIMIT);
+        assert!(
+            propose_gas_limit(&[Bytes::from(vec![1u8; 1000])])
+                > propose_gas_limit(&[Bytes::from(vec![1u8; 10])])
+        );
     }
 
     #[test]

@@ -96,12 +96,13 @@ async fn call<P: Provider, C: SolCall>(
 }
 
 /// One attempt to post the lookahead of the epoch after the one of `now` (see the module docs).
-/// `l1` must sign with the committer's key.
+/// `l1` must sign with the committer's key; `send_lock` serialises its sends with the proposals'.
 pub async fn post_next_epoch<P: Provider>(
     l1: &P,
     config: &PosterConfig,
     committer: Address,
     now: u64,
+    send_lock: &tokio::sync::Mutex<()>,
 ) -> Result<PostOutcome, PosterError> {
     let clock = &config.clock;
     let epoch = clock.epoch_of(clock.slot_at(now)).saturating_add(1);
@@ -162,10 +163,11 @@ pub async fn post_next_epoch<P: Provider>(
     let tx = TransactionRequest::default()
         .with_to(config.lookahead)
         .with_input(Bytes::from(post.abi_encode()));
-    let receipt = l1
-        .send_transaction(tx)
-        .await
-        .map_err(|e| PosterError::L1(e.to_string()))?
+    let pending = {
+        let _sending = send_lock.lock().await;
+        l1.send_transaction(tx).await.map_err(|e| PosterError::L1(e.to_string()))?
+    };
+    let receipt = pending
         .with_timeout(Some(Duration::from_secs(60)))
         .get_receipt()
         .await

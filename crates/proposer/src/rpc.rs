@@ -77,9 +77,16 @@ pub(crate) async fn start(
     pool: Arc<TxPool>,
     chain_id: u64,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let server = Server::builder().build(addr).await?;
+    let module = Api { pool, chain_id }.into_rpc();
+    let metrics = based_metrics::RpcMetricsLayer::new("proposer", module.method_names());
+    let server = Server::builder()
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(metrics),
+        )
+        .build(addr)
+        .await?;
     let local = server.local_addr()?;
-    let handle = server.start(Api { pool, chain_id }.into_rpc());
+    let handle = server.start(module);
     Ok((local, handle))
 }
 

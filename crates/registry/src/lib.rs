@@ -3,7 +3,8 @@
 //!
 //! - [`Registry`] are the `sol!` bindings generated from the committed artifact
 //!   `contracts/out/Registry.json` (`make contracts`; `make check-contracts` fails when stale), and
-//!   [`registry_creation_code`] builds the deployment bytecode for a [`RegistryConfig`].
+//!   [`registry_creation_code`] builds the deployment bytecode for a [`RegistryConfig`]
+//!   ([`registry_creation_code_with`] also sets the commitment slasher of `slashCommitment`).
 //! - [`bls`] holds keys and signatures ([`BlsSecretKey`], [`BlsPublicKey`], [`BlsSignature`], backed by
 //!   `blst`), their EIP-2537 byte layouts, the registration message and the pubkey identity
 //!   ([`pubkey_hash`]).
@@ -47,7 +48,8 @@ mod bindings {
     );
 }
 
-pub use bindings::{BLS, Registry};
+/// `BLS` points and `ISlasher` structs (`slashCommitment`) as the `Registry` ABI names them.
+pub use bindings::{BLS, ISlasher, Registry};
 
 /// Errors of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,22 +103,38 @@ impl RegistryConfig {
         }
     }
 
-    /// The ABI value of the constructor argument.
+    /// The ABI value of the constructor argument, commitment slashing disabled
+    /// (`commitmentSlasher = 0`).
     pub fn to_sol(&self) -> Registry::Config {
+        self.to_sol_with(Address::ZERO)
+    }
+
+    /// The ABI value of the constructor argument with `commitment_slasher` as the `ISlasher` of
+    /// `slashCommitment` (zero = disabled; the `PreconfSlasher` in opt-in mode).
+    pub fn to_sol_with(&self, commitment_slasher: Address) -> Registry::Config {
         Registry::Config {
             minCollateral: self.min_collateral,
             optInDelay: self.opt_in_delay,
             optOutDelay: self.opt_out_delay,
             unregistrationDelay: self.unregistration_delay,
             slasher: self.slasher,
+            commitmentSlasher: commitment_slasher,
         }
     }
 }
 
 /// Creation bytecode of `Registry` with its constructor argument appended (deploy with a plain
-/// contract-creation transaction).
+/// contract-creation transaction); commitment slashing disabled.
 pub fn registry_creation_code(config: &RegistryConfig) -> Bytes {
-    let args = Registry::constructorCall { config: config.to_sol() }.abi_encode();
+    registry_creation_code_with(config, Address::ZERO)
+}
+
+/// Creation bytecode of `Registry` whose `slashCommitment` is judged by `commitment_slasher` (an
+/// `ISlasher`, e.g. the `PreconfSlasher`; zero = disabled). Kept apart from [`RegistryConfig`] so
+/// existing struct literals keep compiling.
+pub fn registry_creation_code_with(config: &RegistryConfig, commitment_slasher: Address) -> Bytes {
+    let args =
+        Registry::constructorCall { config: config.to_sol_with(commitment_slasher) }.abi_encode();
     let mut code = Registry::BYTECODE.to_vec();
     code.extend_from_slice(&args);
     tracing::debug!(target: "registry", len = code.len(), "registry creation code");
@@ -137,11 +155,16 @@ mod tests {
     fn creation_code_appends_config() {
         let cfg = RegistryConfig::devnet();
         let code = registry_creation_code(&cfg);
-        assert_eq!(code.len(), Registry::BYTECODE.len() + 5 * 32);
+        assert_eq!(code.len(), Registry::BYTECODE.len() + 6 * 32);
         assert!(code.starts_with(&Registry::BYTECODE));
         // minCollateral is the first word after the bytecode.
         let word = &code[Registry::BYTECODE.len()..Registry::BYTECODE.len() + 32];
         assert_eq!(U256::from_be_slice(word), cfg.min_collateral);
+        // commitmentSlasher is the last word.
+        let slasher = Address::repeat_byte(0x5a);
+        let code = registry_creation_code_with(&cfg, slasher);
+        assert_eq!(&code[code.len() - 20..], slasher.as_slice());
+        assert_eq!(&registry_creation_code(&cfg)[code.len() - 32..], &[0u8; 32]);
     }
 
     #[test]

@@ -99,6 +99,23 @@ async fn views_agree_with_rust() {
     assert_eq!(view(p, r, Registry::optOutDelayCall {}).await, OPT_OUT_DELAY);
     assert_eq!(view(p, r, Registry::unregistrationDelayCall {}).await, UNREGISTRATION_DELAY);
     assert_eq!(view(p, r, Registry::slasherCall {}).await, Address::repeat_byte(0x5e));
+    // `registry_creation_code` leaves commitment slashing disabled.
+    assert_eq!(view(p, r, Registry::commitmentSlasherCall {}).await, Address::ZERO);
+    let slash = Registry::slashCommitmentCall {
+        pubkeyHash: B256::repeat_byte(1),
+        commitment: based_registry::ISlasher::Commitment {
+            commitmentType: 1,
+            payload: Default::default(),
+            requestHash: B256::ZERO,
+            slasher: Address::ZERO,
+        },
+        signature: Default::default(),
+        evidence: Default::default(),
+    };
+    assert_eq!(
+        revert_selector(p, call_tx(r, slash.abi_encode(), U256::ZERO)).await,
+        Registry::CommitmentSlashingDisabled::SELECTOR
+    );
     assert_eq!(view(p, r, Registry::REGISTRATION_DOMAINCall {}).await, REGISTRATION_DOMAIN);
 
     let owner = Address::repeat_byte(0x42);

@@ -1,15 +1,19 @@
 //! JSON-RPC method definitions (jsonrpsee). Parameter and result types are the alloy RPC types,
 //! so the wire format is the execution-apis one.
 
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy_rpc_types_eth::{
-    Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, SyncStatus, Transaction,
-    TransactionReceipt, TransactionRequest,
+    Block, BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, FeeHistory, Filter,
+    FilterChanges, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    pubsub::SubscriptionKind,
 };
-use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use jsonrpsee::{
+    core::{RpcResult, SubscriptionResult},
+    proc_macros::rpc,
+};
 
 use crate::{
-    backend::{BasedSyncStatus, L1Origin},
+    backend::{BasedSyncStatus, L1Origin, StorageKey},
     preconf::{PreconfList, PreconfStatus, Preconfirmation},
 };
 
@@ -128,6 +132,40 @@ pub trait EthApi {
     #[method(name = "getLogs")]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
 
+    /// `eth_newFilter`: installs a log filter; returns its id.
+    #[method(name = "newFilter")]
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
+
+    /// `eth_newBlockFilter`: installs a filter of new block hashes; returns its id.
+    #[method(name = "newBlockFilter")]
+    async fn new_block_filter(&self) -> RpcResult<U128>;
+
+    /// `eth_newPendingTransactionFilter`: installs a filter of the hashes of transactions this
+    /// node accepts; returns its id.
+    #[method(name = "newPendingTransactionFilter")]
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U128>;
+
+    /// `eth_getFilterChanges`: what the filter saw since its last poll.
+    #[method(name = "getFilterChanges")]
+    async fn filter_changes(&self, id: U128) -> RpcResult<FilterChanges>;
+
+    /// `eth_getFilterLogs`: every log matching a log filter's query (as `eth_getLogs`).
+    #[method(name = "getFilterLogs")]
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>>;
+
+    /// `eth_uninstallFilter`: whether the filter existed.
+    #[method(name = "uninstallFilter")]
+    async fn uninstall_filter(&self, id: U128) -> RpcResult<bool>;
+
+    /// `eth_getProof` (EIP-1186): account and storage proofs against a block's state root.
+    #[method(name = "getProof")]
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<StorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
+
     /// `eth_feeHistory`.
     #[method(name = "feeHistory")]
     async fn fee_history(
@@ -148,6 +186,23 @@ pub trait EthApi {
     /// `eth_sendRawTransaction`: validates and forwards to the proposer; returns the tx hash.
     #[method(name = "sendRawTransaction")]
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
+}
+
+/// `eth_subscribe` / `eth_unsubscribe` (WebSocket only).
+#[rpc(server, namespace = "eth")]
+pub trait EthPubSubApi {
+    /// `eth_subscribe(kind, params?)`: `newHeads`, `logs` (with an address/topics filter) or
+    /// `newPendingTransactions` (hashes).
+    #[subscription(
+        name = "subscribe" => "subscription",
+        unsubscribe = "unsubscribe",
+        item = serde_json::Value
+    )]
+    async fn subscribe(
+        &self,
+        kind: SubscriptionKind,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult;
 }
 
 /// The `net_` namespace.

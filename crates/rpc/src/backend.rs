@@ -7,6 +7,7 @@
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_rpc_types_eth::EIP1186AccountProofResponse;
 use jsonrpsee::core::async_trait;
 use revm::database_interface::{DatabaseRef, ErasedError};
 use serde::{Deserialize, Serialize};
@@ -84,13 +85,79 @@ pub trait ChainProvider: Send + Sync + 'static {
     /// Looks up an included transaction by hash.
     fn transaction_by_hash(&self, hash: B256) -> Result<Option<TxLocation>, ProviderError>;
 
-    /// State after executing canonical block `number`, or `Ok(None)` when that state is not
-    /// available (e.g. the store keeps only the latest state and `number` is older).
-    fn state_at(&self, number: u64) -> Result<Option<StateView>, ProviderError>;
+    /// State after executing canonical block `number` whose hash is `hash`, read from one
+    /// consistent snapshot in which that block is canonical; `Ok(None)` when that state is not
+    /// available (e.g. the store keeps only the latest state and `number` is older) or when
+    /// `hash` is not (or no longer) the canonical block at `number`. Checking the hash in the
+    /// same snapshot as the state is what keeps a request from pairing one block's header with
+    /// another block's state across an unwind.
+    fn state_at(&self, number: u64, hash: B256) -> Result<Option<StateView>, ProviderError>;
+
+    /// EIP-1186 proof of `address` and the storage `keys` in the state after canonical block
+    /// `number` (`eth_getProof`), verifiable against that block's `stateRoot`. `Ok(None)`: this
+    /// provider serves no proofs (the default).
+    fn proof(
+        &self,
+        _number: u64,
+        _address: Address,
+        _keys: &[StorageKey],
+    ) -> Result<Option<EIP1186AccountProofResponse>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// A storage key of `eth_getProof` as the client sent it: a 32-byte hash or a quantity (the
+/// answer echoes the form it was given in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StorageKey {
+    /// A 32-byte hex string.
+    Hash(B256),
+    /// A hex quantity.
+    Number(alloy_primitives::U256),
+}
+
+impl StorageKey {
+    /// The slot as 32 bytes.
+    pub fn as_b256(&self) -> B256 {
+        match self {
+            Self::Hash(h) => *h,
+            Self::Number(n) => B256::from(*n),
+        }
+    }
+}
+
+/// What the node's driver (derivation and import) is doing, as served in `based_syncStatus`.
+///
+/// JSON: `{"state": "running"}`, `{"state": "stalled", "reason": "...", "since": <unix seconds>,
+/// "attempts": n}` or `{"state": "halted", "reason": "...", "since": <unix seconds>}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum DriverStatus {
+    /// Applying L1 blocks as they come (or waiting for the next one at the L1 head).
+    #[default]
+    Running,
+    /// Not advancing: a step keeps failing and is retried (or the L1 follower delivers nothing
+    /// while L1 is ahead). The node serves its last head meanwhile.
+    Stalled {
+        /// The last error, or why no progress is made.
+        reason: String,
+        /// Unix time (seconds) since when the driver has not advanced.
+        since: u64,
+        /// Failed attempts so far (0 when nothing was delivered to fail).
+        attempts: u64,
+    },
+    /// Stopped on a critical error: the node needs an operator. It serves its last head.
+    Halted {
+        /// The error.
+        reason: String,
+        /// Unix time (seconds) of the stop.
+        since: u64,
+    },
 }
 
 /// Rollup-level sync status, as served by `based_syncStatus`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BasedSyncStatus {
     /// Latest L1 block number the node has seen.
@@ -103,6 +170,9 @@ pub struct BasedSyncStatus {
     pub l2_safe: U64,
     /// Latest finalized L2 block (derived from finalized L1 blocks).
     pub l2_finalized: U64,
+    /// The driver's state: running, stalled (with the reason and since when) or halted.
+    #[serde(default)]
+    pub driver: DriverStatus,
 }
 
 /// The L1 origin of an L2 block, as served by `based_l1Origin`.

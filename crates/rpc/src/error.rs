@@ -76,6 +76,50 @@ pub enum RpcError {
     /// `eth_getLogs` matched too many logs.
     #[error("query exceeds max results {0}, retry with a smaller block range")]
     TooManyLogs(usize),
+    /// No installed filter has this id (never installed, uninstalled, or expired).
+    #[error("filter not found")]
+    FilterNotFound,
+    /// `eth_newFilter` & co: the filter table is full.
+    #[error("too many installed filters (at most {0}); uninstall unused ones")]
+    TooManyFilters(usize),
+    /// The filter was not polled fast enough and chain events it should have seen were lost.
+    #[error(
+        "filter missed {0} chain events since its last poll (polled too rarely); it continues from the current head, fill the gap with eth_getLogs"
+    )]
+    FilterLagged(u64),
+    /// Every slot for expensive requests stayed busy for the whole queue wait
+    /// ([`crate::RpcConfig::max_concurrent_calls`], [`crate::RpcConfig::call_queue_timeout`]).
+    #[error(
+        "server busy: {limit} expensive requests (eth_call, eth_estimateGas, eth_getLogs, eth_feeHistory, eth_getProof) already running and none finished within {waited_ms} ms; retry later"
+    )]
+    Busy {
+        /// [`crate::RpcConfig::max_concurrent_calls`].
+        limit: usize,
+        /// How long the request waited, in milliseconds.
+        waited_ms: u128,
+    },
+    /// `eth_call` / `eth_estimateGas` ran past [`crate::RpcConfig::call_timeout`] and was aborted
+    /// (geth's message).
+    #[error("execution aborted (timeout = {})", format_timeout(*.0))]
+    Timeout(std::time::Duration),
+    /// `eth_getProof` for a block older than the proof window.
+    #[error(
+        "block {block} is more than {window} blocks behind the head {head}: proofs are not served that far back"
+    )]
+    ProofWindow {
+        /// Requested block.
+        block: u64,
+        /// The head.
+        head: u64,
+        /// [`crate::RpcConfig::proof_window`].
+        window: u64,
+    },
+    /// `eth_getProof` with too many storage keys.
+    #[error("too many storage keys: at most {0}")]
+    TooManyProofKeys(usize),
+    /// The chain provider serves no proofs (e.g. a store without a state trie).
+    #[error("proofs are not available from this node")]
+    ProofUnavailable,
     /// The proposer rejected a forwarded transaction, or could not be reached.
     #[error(transparent)]
     Forward(#[from] ForwardError),
@@ -88,6 +132,15 @@ pub enum RpcError {
     /// Any other internal failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// `5s`, `500ms`: a timeout as geth prints it.
+fn format_timeout(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 fn revert_suffix(output: &Bytes) -> String {
@@ -111,14 +164,23 @@ impl RpcError {
         match self {
             Self::InvalidParams(_) | Self::DecodeTransaction(_) => INVALID_PARAMS_CODE,
             Self::Reverted { .. } => EXECUTION_REVERTED_CODE,
-            Self::LogsBlockRangeTooLarge(_) | Self::TooManyLogs(_) => LIMIT_EXCEEDED_CODE,
+            Self::LogsBlockRangeTooLarge(_)
+            | Self::TooManyLogs(_)
+            | Self::TooManyFilters(_)
+            | Self::FilterLagged(_)
+            | Self::ProofWindow { .. }
+            | Self::Busy { .. }
+            | Self::TooManyProofKeys(_) => LIMIT_EXCEEDED_CODE,
             Self::Forward(ForwardError::Rejected { code, .. }) => *code,
             Self::Preconf(e) => e.code(),
             Self::Provider(_) | Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::HeaderNotFound
+            | Self::FilterNotFound
+            | Self::ProofUnavailable
             | Self::NonCanonicalBlock(_)
             | Self::StateUnavailable(_)
             | Self::Halted(_)
+            | Self::Timeout(_)
             | Self::InvalidTransaction(_)
             | Self::GasRequiredExceedsAllowance(_)
             | Self::InvalidSignature
@@ -187,7 +249,25 @@ mod tests {
         assert_eq!(RpcError::InvalidParams("x".into()).code(), -32602);
         assert_eq!(RpcError::HeaderNotFound.code(), -32000);
         assert_eq!(RpcError::TooManyLogs(1).code(), -32005);
+        assert_eq!(RpcError::TooManyFilters(1).code(), -32005);
+        assert_eq!(RpcError::FilterLagged(1).code(), -32005);
+        assert_eq!(RpcError::TooManyProofKeys(1).code(), -32005);
+        assert_eq!(RpcError::ProofWindow { block: 1, head: 9, window: 2 }.code(), -32005);
+        assert_eq!(
+            (RpcError::FilterNotFound.code(), RpcError::FilterNotFound.to_string()),
+            (-32000, "filter not found".to_string())
+        );
         assert_eq!(RpcError::Internal("x".into()).code(), -32603);
+        assert_eq!(RpcError::Busy { limit: 4, waited_ms: 1000 }.code(), -32005);
+        let timeout = RpcError::Timeout(std::time::Duration::from_secs(5));
+        assert_eq!(
+            (timeout.code(), timeout.to_string()),
+            (-32000, "execution aborted (timeout = 5s)".to_string())
+        );
+        assert_eq!(
+            RpcError::Timeout(std::time::Duration::from_millis(300)).to_string(),
+            "execution aborted (timeout = 300ms)"
+        );
         let fwd = RpcError::Forward(ForwardError::Rejected {
             code: -32010,
             message: "nonce too low".into(),

@@ -1,24 +1,27 @@
 //! Implementation of the `eth_`, `net_`, `web3_` and `based_` namespaces.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use alloy_consensus::{Transaction as _, TxEnvelope, TxType, transaction::SignerRecoverable};
 use alloy_eips::{BlockHashOrNumber, eip2718::Decodable2718, eip7840::BlobParams};
-use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
-    Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, FilterBlockOption, Log, SyncInfo,
-    SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    Block, BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, FeeHistory, Filter,
+    FilterBlockOption, FilterChanges, Log, SyncInfo, SyncStatus, Transaction, TransactionReceipt,
+    TransactionRequest,
 };
 use jsonrpsee::core::{RpcResult, async_trait};
 use revm::{database_interface::DatabaseRef, primitives::KECCAK_EMPTY};
+use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use crate::{
     api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer},
-    backend::{BasedSyncStatus, BlockBody, L1Origin, SealedHeader, StateView},
+    backend::{BasedSyncStatus, BlockBody, L1Origin, SealedHeader, StateView, StorageKey},
     convert::{TxMeta, rpc_block, rpc_receipts, rpc_transaction},
     error::{self, RpcError},
     evm::{self, CallParams},
+    filters::{FilterLimits, Filters},
     preconf::{PendingBlock, PreconfError, PreconfList, PreconfStatus, Preconfirmation},
     server::RpcDeps,
 };
@@ -49,10 +52,17 @@ impl BlockRef {
 /// Largest raw transaction accepted by `eth_sendRawTransaction` (geth's limit).
 pub const MAX_RAW_TX_SIZE: usize = 128 * 1024;
 
+/// How many times a state read re-resolves its block when the block it resolved stopped being
+/// canonical before its state snapshot was opened (an unwind in between).
+const STATE_RESOLVE_ATTEMPTS: usize = 3;
+
 /// Shared handler state; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct EthHandler {
     deps: Arc<RpcDeps>,
+    filters: Arc<Filters>,
+    /// Slots for expensive requests ([`crate::RpcConfig::max_concurrent_calls`]).
+    expensive: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for EthHandler {
@@ -63,11 +73,50 @@ impl std::fmt::Debug for EthHandler {
 
 impl EthHandler {
     pub(crate) fn new(deps: Arc<RpcDeps>) -> Self {
-        Self { deps }
+        let config = &deps.config;
+        let limits = FilterLimits {
+            max_filters: config.max_filters,
+            timeout: config.filter_timeout,
+            max_logs: config.max_logs,
+        };
+        let filters = Filters::new(deps.events.clone(), limits);
+        let expensive = Arc::new(Semaphore::new(config.max_concurrent_calls.max(1)));
+        Self { deps, filters, expensive }
+    }
+
+    /// `eth_getProof` at a block (`pending` has no state root: answered at `latest`).
+    fn proof(
+        &self,
+        address: Address,
+        keys: &[StorageKey],
+        block: Option<BlockId>,
+    ) -> error::RpcResult<EIP1186AccountProofResponse> {
+        let config = &self.deps.config;
+        if keys.len() > config.max_proof_keys {
+            return Err(RpcError::TooManyProofKeys(config.max_proof_keys));
+        }
+        let block = match block {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) | None => {
+                BlockId::Number(BlockNumberOrTag::Latest)
+            }
+            Some(other) => other,
+        };
+        let header = self.header_by_id(Some(block))?;
+        let number = header.header.number;
+        let head = self.head()?;
+        if head.saturating_sub(number) > config.proof_window {
+            return Err(RpcError::ProofWindow { block: number, head, window: config.proof_window });
+        }
+        self.deps.chain.proof(number, address, keys)?.ok_or(RpcError::ProofUnavailable)
     }
 
     fn call_params(&self) -> CallParams {
-        CallParams { chain_id: self.deps.config.chain_id, gas_cap: self.deps.config.gas_cap }
+        let config = &self.deps.config;
+        CallParams {
+            chain_id: config.chain_id,
+            gas_cap: config.gas_cap,
+            timeout: config.call_timeout,
+        }
     }
 
     fn head(&self) -> error::RpcResult<u64> {
@@ -101,9 +150,13 @@ impl EthHandler {
         header.map(|h| BlockRef::Canonical(Box::new(h)))
     }
 
+    /// The block's body; `None` if the block is gone (or was replaced) since it was resolved.
     fn body_of(&self, block: &BlockRef) -> error::RpcResult<Option<BlockBody>> {
         match block {
-            BlockRef::Canonical(h) => Ok(self.deps.chain.body(h.header.number)?),
+            BlockRef::Canonical(h) => {
+                let body = self.deps.chain.body(h.header.number)?;
+                Ok(if self.still_canonical(h)? { body } else { None })
+            }
             BlockRef::Pending(p) => Ok(Some(p.body.clone())),
         }
     }
@@ -155,19 +208,41 @@ impl EthHandler {
     }
 
     /// Header and state for a state query (`pending`: the pending block and its state).
+    ///
+    /// The state is the post-state of exactly the returned header: the provider opens it by
+    /// number *and hash* in one snapshot and refuses if that block is no longer canonical (an
+    /// unwind between resolving the tag and opening the snapshot); the id is then resolved
+    /// again, so a request never pairs one head's header with another head's state.
     fn state_at(&self, id: Option<BlockId>) -> error::RpcResult<(SealedHeader, StateView)> {
         if id == Some(BlockId::Number(BlockNumberOrTag::Pending))
             && let Some(pending) = self.pending()?
         {
             return Ok((pending.header.clone(), pending.state_view()));
         }
-        let header = self.header_by_id(id)?;
-        let state = self
+        let mut last = None;
+        for _ in 0..STATE_RESOLVE_ATTEMPTS {
+            let header = self.header_by_id(id)?;
+            let number = header.header.number;
+            if let Some(state) = self.deps.chain.state_at(number, header.hash)? {
+                return Ok((header, state));
+            }
+            last = Some(number);
+        }
+        Err(match last {
+            Some(number) => RpcError::StateUnavailable(number),
+            None => RpcError::HeaderNotFound,
+        })
+    }
+
+    /// Whether `header` is still the canonical block at its height: checked after reading a
+    /// block's body or receipts (separate read transactions) so that a block is never served
+    /// with the body or receipts of another block at the same height (an unwind in between).
+    fn still_canonical(&self, header: &SealedHeader) -> error::RpcResult<bool> {
+        Ok(self
             .deps
             .chain
-            .state_at(header.header.number)?
-            .ok_or(RpcError::StateUnavailable(header.header.number))?;
-        Ok((header, state))
+            .header_by_number(header.header.number)?
+            .is_some_and(|h| h.hash == header.hash))
     }
 
     fn block(&self, block: Option<BlockRef>, full: bool) -> error::RpcResult<Option<Block>> {
@@ -216,6 +291,9 @@ impl EthHandler {
                 else {
                     return Ok(None);
                 };
+                if !self.still_canonical(h)? {
+                    return Ok(None);
+                }
                 (body, receipts)
             }
             BlockRef::Pending(p) => (p.body.clone(), p.receipts.clone()),
@@ -327,7 +405,19 @@ impl EthHandler {
             }
             prev = Some(*p);
         }
-        let block_count = block_count.min(config.max_fee_history_blocks);
+        let mut block_count = block_count.min(config.max_fee_history_blocks);
+        // Budget of blocks × percentiles: fewer (the newest) blocks, like the block cap.
+        if config.max_fee_history_budget > 0 && !percentiles.is_empty() {
+            let per_block = u64::try_from(percentiles.len()).unwrap_or(u64::MAX);
+            block_count = block_count.min(config.max_fee_history_budget / per_block);
+            if block_count == 0 {
+                return Err(RpcError::InvalidParams(format!(
+                    "{} reward percentiles exceed the eth_feeHistory budget of {} blocks x percentiles",
+                    percentiles.len(),
+                    config.max_fee_history_budget
+                )));
+            }
+        }
         if block_count == 0 {
             return Ok(FeeHistory::default());
         }
@@ -443,6 +533,42 @@ impl EthHandler {
         }
         tx.recover_signer().map_err(|_| RpcError::InvalidSignature)?;
         Ok(*tx.tx_hash())
+    }
+
+    /// [`Self::run_blocking`] for an expensive request: waits at most
+    /// [`crate::RpcConfig::call_queue_timeout`] for one of the
+    /// [`crate::RpcConfig::max_concurrent_calls`] slots, else answers [`RpcError::Busy`]. The
+    /// slot is held until the blocking work ends, even if the client goes away first.
+    fn run_expensive<T, F>(&self, f: F) -> impl Future<Output = error::RpcResult<T>> + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce(Self) -> error::RpcResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        async move {
+            let config = &this.deps.config;
+            let started = Instant::now();
+            let permit = match tokio::time::timeout(
+                config.call_queue_timeout,
+                Arc::clone(&this.expensive).acquire_owned(),
+            )
+            .await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_closed)) => return Err(RpcError::Internal("call slots closed".into())),
+                Err(_elapsed) => {
+                    let waited_ms = started.elapsed().as_millis();
+                    debug!(target: "rpc::eth", limit = config.max_concurrent_calls, waited_ms, "expensive request refused: busy");
+                    return Err(RpcError::Busy { limit: config.max_concurrent_calls, waited_ms });
+                }
+            };
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                f(this)
+            })
+            .await
+            .map_err(|e| RpcError::Internal(format!("task failed: {e}")))?
+        }
     }
 
     fn run_blocking<T, F>(&self, f: F) -> impl Future<Output = error::RpcResult<T>> + use<T, F>
@@ -588,7 +714,7 @@ impl EthApiServer for EthHandler {
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
         let params = self.call_params();
         ok(self
-            .run_blocking(move |this| {
+            .run_expensive(move |this| {
                 let (header, state) = this.state_at(block)?;
                 evm::call(state, &header.header, request, params)
             })
@@ -602,7 +728,7 @@ impl EthApiServer for EthHandler {
     ) -> RpcResult<U64> {
         let params = self.call_params();
         ok(self
-            .run_blocking(move |this| {
+            .run_expensive(move |this| {
                 let (header, state) = this.state_at(block)?;
                 evm::estimate_gas(state, &header.header, request, params).map(U64::from)
             })
@@ -667,7 +793,44 @@ impl EthApiServer for EthHandler {
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        ok(self.run_blocking(move |this| this.logs(&filter)).await)
+        ok(self.run_expensive(move |this| this.logs(&filter)).await)
+    }
+
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+        ok(self.filters.new_log_filter(filter))
+    }
+
+    async fn new_block_filter(&self) -> RpcResult<U128> {
+        ok(self.filters.new_block_filter())
+    }
+
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U128> {
+        ok(self.filters.new_pending_transaction_filter())
+    }
+
+    async fn filter_changes(&self, id: U128) -> RpcResult<FilterChanges> {
+        ok(self.filters.changes(id))
+    }
+
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>> {
+        let filter = match self.filters.log_query(id) {
+            Ok(filter) => filter,
+            Err(e) => return Err(e.into()),
+        };
+        ok(self.run_expensive(move |this| this.logs(&filter)).await)
+    }
+
+    async fn uninstall_filter(&self, id: U128) -> RpcResult<bool> {
+        Ok(self.filters.uninstall(id))
+    }
+
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<StorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        ok(self.run_expensive(move |this| this.proof(address, &keys, block)).await)
     }
 
     async fn fee_history(
@@ -678,7 +841,7 @@ impl EthApiServer for EthHandler {
     ) -> RpcResult<FeeHistory> {
         let count: u64 = block_count.to();
         ok(self
-            .run_blocking(move |this| this.fee_history(count, newest_block, reward_percentiles))
+            .run_expensive(move |this| this.fee_history(count, newest_block, reward_percentiles))
             .await)
     }
 
@@ -706,6 +869,7 @@ impl EthApiServer for EthHandler {
                     warn!(target: "rpc::eth", %hash, %returned, "proposer returned a different tx hash");
                 }
                 debug!(target: "rpc::eth", %hash, "forwarded transaction");
+                self.deps.events.publish_pending(hash);
                 Ok(hash)
             }
             Err(err) => {
@@ -767,7 +931,16 @@ impl BasedApiServer for EthHandler {
         let deadline = deadline.map(|d| d.to::<u64>());
         ok(self
             .run_blocking(move |this| {
-                Ok(this.preconf_backend()?.preconfirm(raw, slot, deadline)?)
+                let backend = this.preconf_backend()?;
+                // The hash of an EIP-2718 transaction is the hash of its encoding: report it to
+                // pending-transaction filters only when it newly enters the pending block.
+                let hash = keccak256(&raw);
+                let known = backend.pending_block().is_some_and(|p| p.position(hash).is_some());
+                let answer = backend.preconfirm(raw, slot, deadline)?;
+                if answer.pending && !known && answer.tx_hash == hash {
+                    this.deps.events.publish_pending(hash);
+                }
+                Ok(answer)
             })
             .await)
     }

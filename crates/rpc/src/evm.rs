@@ -4,17 +4,26 @@
 //! header. Like geth: nonce checks are skipped; when the request names no fee the base-fee and
 //! balance checks are skipped too (gas price 0); the gas limit defaults to and is capped by the
 //! configured gas cap; the block gas limit is raised to the call's gas limit if lower.
+//!
+//! Every execution runs under a wall-clock deadline ([`CallParams::timeout`]): an inspector
+//! looks at the clock every [`DEADLINE_CHECK_STEPS`] instructions and, once it has passed, halts
+//! every frame, so a call that would loop for long stops within microseconds of the deadline and
+//! frees its thread (geth cancels its EVM the same way); the request answers
+//! [`RpcError::Timeout`].
+
+use std::time::{Duration, Instant};
 
 use alloy_consensus::Header;
 use alloy_eips::eip7702::SignedAuthorization;
 use alloy_primitives::{Bytes, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
     context_interface::result::{EVMError, HaltReason, InvalidTransaction},
     database::CacheDB,
     database_interface::DatabaseRef,
+    interpreter::{InstructionResult, Interpreter, InterpreterTypes},
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
 };
 
@@ -26,11 +35,74 @@ const INTRINSIC_GAS_TOO_LOW: &str = "intrinsic gas too low";
 /// Gas of a plain value transfer.
 const TRANSFER_GAS: u64 = 21_000;
 
+/// How many instructions run between two looks at the clock (a look costs about as much as a
+/// few dozen cheap instructions).
+pub(crate) const DEADLINE_CHECK_STEPS: u32 = 1024;
+
 /// Parameters shared by every simulated call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallParams {
     pub(crate) chain_id: u64,
     pub(crate) gas_cap: u64,
+    /// Wall-clock budget of the whole request (every probe of an estimate together).
+    pub(crate) timeout: Duration,
+}
+
+/// The wall-clock deadline of one request.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    /// `None`: the timeout is too large to represent (no deadline).
+    at: Option<Instant>,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn start(timeout: Duration) -> Self {
+        Self { at: Instant::now().checked_add(timeout), timeout }
+    }
+
+    fn passed(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// Inspector that halts execution once the deadline has passed: it checks the clock every
+/// [`DEADLINE_CHECK_STEPS`] instructions and at every new frame; after expiry every frame halts
+/// at its next instruction, so the transaction unwinds at once.
+#[derive(Debug)]
+struct DeadlineInspector {
+    deadline: Deadline,
+    steps: u32,
+    expired: bool,
+}
+
+impl DeadlineInspector {
+    const fn new(deadline: Deadline) -> Self {
+        Self { deadline, steps: 0, expired: false }
+    }
+
+    fn check<IT: InterpreterTypes>(&mut self, interp: &mut Interpreter<IT>, force: bool) {
+        if !self.expired {
+            self.steps = self.steps.wrapping_add(1);
+            if !force && !self.steps.is_multiple_of(DEADLINE_CHECK_STEPS) {
+                return;
+            }
+            self.expired = self.deadline.passed();
+        }
+        if self.expired {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+}
+
+impl<CTX, IT: InterpreterTypes> Inspector<CTX, IT> for DeadlineInspector {
+    fn initialize_interp(&mut self, interp: &mut Interpreter<IT>, _context: &mut CTX) {
+        self.check(interp, true);
+    }
+
+    fn step(&mut self, interp: &mut Interpreter<IT>, _context: &mut CTX) {
+        self.check(interp, false);
+    }
 }
 
 /// The block environment of a call executed "at" `header`.
@@ -162,18 +234,29 @@ fn cfg(params: CallParams, fees_set: bool) -> CfgEnv {
     cfg
 }
 
-/// Executes `tx` once on top of `db` (changes are discarded).
+/// Executes `tx` once on top of `db` (changes are discarded), aborted at `deadline`.
 fn transact<DB: DatabaseRef>(
     db: &mut CacheDB<DB>,
     block: &BlockEnv,
     cfg: &CfgEnv,
     tx: TxEnv,
+    deadline: Deadline,
 ) -> RpcResult<ExecutionResult<HaltReason>> {
+    if deadline.passed() {
+        return Err(RpcError::Timeout(deadline.timeout));
+    }
     let mut block = block.clone();
     block.gas_limit = block.gas_limit.max(tx.gas_limit);
-    let mut evm =
-        Context::mainnet().with_db(db).with_block(block).with_cfg(cfg.clone()).build_mainnet();
-    match evm.transact(tx) {
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_block(block)
+        .with_cfg(cfg.clone())
+        .build_mainnet_with_inspector(DeadlineInspector::new(deadline));
+    let res = evm.inspect_tx(tx);
+    if evm.inspector.expired {
+        return Err(RpcError::Timeout(deadline.timeout));
+    }
+    match res {
         Ok(res) => Ok(res.result),
         Err(EVMError::Transaction(err)) => Err(invalid_tx(err)),
         Err(EVMError::Header(err)) => Err(RpcError::InvalidTransaction(err.to_string())),
@@ -212,11 +295,12 @@ pub(crate) fn call<DB: DatabaseRef>(
     req: TransactionRequest,
     params: CallParams,
 ) -> RpcResult<Bytes> {
+    let deadline = Deadline::start(params.timeout);
     let prepared = prepare_tx(req, &db, params)?;
     let mut cache = CacheDB::new(db);
     let block = block_env(header);
     let cfg = cfg(params, prepared.fees_set);
-    match transact(&mut cache, &block, &cfg, prepared.tx)? {
+    match transact(&mut cache, &block, &cfg, prepared.tx, deadline)? {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(RpcError::Reverted { output }),
         ExecutionResult::Halt { reason, .. } => Err(RpcError::Halted(halt_message(&reason))),
@@ -235,16 +319,22 @@ enum Probe {
     Failed(RpcError),
 }
 
+/// What every probe of one estimate shares.
+struct ProbeEnv<'a> {
+    block: &'a BlockEnv,
+    cfg: &'a CfgEnv,
+    tx: &'a TxEnv,
+    deadline: Deadline,
+}
+
 fn probe<DB: DatabaseRef>(
     cache: &mut CacheDB<DB>,
-    block: &BlockEnv,
-    cfg: &CfgEnv,
-    tx: &TxEnv,
+    env: &ProbeEnv<'_>,
     gas: u64,
 ) -> RpcResult<Probe> {
-    let mut tx = tx.clone();
+    let mut tx = env.tx.clone();
     tx.gas_limit = gas;
-    match transact(cache, block, cfg, tx) {
+    match transact(cache, env.block, env.cfg, tx, env.deadline) {
         Ok(ExecutionResult::Success { gas, .. }) => {
             Ok(Probe::Ok { gas_used: gas.tx_gas_used(), refunded: gas.final_refunded() })
         }
@@ -269,11 +359,13 @@ pub(crate) fn estimate_gas<DB: DatabaseRef>(
     req: TransactionRequest,
     params: CallParams,
 ) -> RpcResult<u64> {
+    let deadline = Deadline::start(params.timeout);
     let requested_gas = req.gas;
     let prepared = prepare_tx(req, &db, params)?;
     let tx = prepared.tx;
     let block = block_env(header);
     let cfg = cfg(params, prepared.fees_set);
+    let env = ProbeEnv { block: &block, cfg: &cfg, tx: &tx, deadline };
 
     // Upper bound: requested gas, else the block gas limit; never above the cap.
     let mut hi = requested_gas.unwrap_or(header.gas_limit.max(TRANSFER_GAS)).min(params.gas_cap);
@@ -308,7 +400,7 @@ pub(crate) fn estimate_gas<DB: DatabaseRef>(
             .unwrap_or(KECCAK_EMPTY);
         if code_hash == KECCAK_EMPTY {
             let mut cache = CacheDB::new(&db);
-            if let Probe::Ok { .. } = probe(&mut cache, &block, &cfg, &tx, TRANSFER_GAS)? {
+            if let Probe::Ok { .. } = probe(&mut cache, &env, TRANSFER_GAS)? {
                 return Ok(TRANSFER_GAS);
             }
         }
@@ -316,7 +408,7 @@ pub(crate) fn estimate_gas<DB: DatabaseRef>(
 
     let mut cache = CacheDB::new(db);
     // Run at the upper bound first: if it fails there, report why.
-    let (gas_used, refunded) = match probe(&mut cache, &block, &cfg, &tx, hi)? {
+    let (gas_used, refunded) = match probe(&mut cache, &env, hi)? {
         Probe::Ok { gas_used, refunded } => (gas_used, refunded),
         Probe::TooLow => return Err(RpcError::GasRequiredExceedsAllowance(hi)),
         Probe::Failed(err) => return Err(err),
@@ -328,14 +420,14 @@ pub(crate) fn estimate_gas<DB: DatabaseRef>(
     let optimistic =
         (gas_used.saturating_add(refunded).saturating_add(2_300)).saturating_mul(64) / 63;
     if optimistic < hi {
-        match probe(&mut cache, &block, &cfg, &tx, optimistic)? {
+        match probe(&mut cache, &env, optimistic)? {
             Probe::Ok { .. } => hi = optimistic,
             _ => lo = optimistic,
         }
     }
     while lo.saturating_add(1) < hi {
         let mid = lo + (hi - lo) / 2;
-        match probe(&mut cache, &block, &cfg, &tx, mid)? {
+        match probe(&mut cache, &env, mid)? {
             Probe::Ok { .. } => hi = mid,
             Probe::TooLow | Probe::Failed(_) => lo = mid,
         }

@@ -1,6 +1,6 @@
 //! Server assembly: configuration, dependencies, start/stop.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use alloy_eips::eip1559::BaseFeeParams;
 use jsonrpsee::{
@@ -10,9 +10,11 @@ use jsonrpsee::{
 use tracing::info;
 
 use crate::{
-    api::{BasedApiServer, EthApiServer, NetApiServer, Web3ApiServer},
+    api::{BasedApiServer, EthApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer},
     backend::{BasedBackend, ChainProvider, TxForwarder},
     eth::EthHandler,
+    events::ChainEvents,
+    subscriptions::PubSub,
 };
 
 /// Default `eth_call` / `eth_estimateGas` gas cap (geth's default).
@@ -27,16 +29,53 @@ pub const DEFAULT_MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 pub const DEFAULT_MAX_FEE_HISTORY_PERCENTILES: usize = 100;
 /// Default [`RpcConfig::max_batch_len`] (geth's `BatchRequestLimit`).
 pub const DEFAULT_MAX_BATCH_LEN: u32 = 1_000;
+/// Default [`RpcConfig::max_filters`].
+pub const DEFAULT_MAX_FILTERS: usize = 1_024;
+/// Default [`RpcConfig::filter_timeout`] (geth's: 5 minutes).
+pub const DEFAULT_FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default [`RpcConfig::max_subscriptions_per_connection`] (jsonrpsee's default).
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 1_024;
+/// Default [`RpcConfig::max_proof_keys`].
+pub const DEFAULT_MAX_PROOF_KEYS: usize = 1_024;
+/// Default [`RpcConfig::proof_window`].
+pub const DEFAULT_PROOF_WINDOW: u64 = 256;
 /// Default suggested priority fee (0.001 gwei).
 pub const DEFAULT_SUGGESTED_PRIORITY_FEE: u128 = 1_000_000;
+/// Default [`RpcConfig::call_timeout`] (geth's `--rpc.evmtimeout`: 5 s).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`RpcConfig::max_concurrent_calls`]: leaves cores to derivation on a small machine.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 4;
+/// Default [`RpcConfig::call_queue_timeout`].
+pub const DEFAULT_CALL_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default [`RpcConfig::max_fee_history_budget`]: 1,024 blocks with 10 percentiles, or 102
+/// blocks with 100.
+pub const DEFAULT_MAX_FEE_HISTORY_BUDGET: u64 = 10_240;
+/// Default [`RpcConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
+/// Default [`RpcConfig::max_request_body_size`] (10 MiB).
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE: u32 = 10 * 1024 * 1024;
+/// Default [`RpcConfig::max_response_body_size`] (64 MiB).
+pub const DEFAULT_MAX_RESPONSE_BODY_SIZE: u32 = 64 * 1024 * 1024;
 
 /// RPC server configuration.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
     /// The L2 chain id (`eth_chainId`, `net_version`, raw transaction check, call environment).
     pub chain_id: u64,
-    /// Gas cap (and default gas) for `eth_call` / `eth_estimateGas`.
+    /// Gas cap (and default gas) for `eth_call` / `eth_estimateGas`: a larger requested gas
+    /// limit is lowered to it (as geth and reth do).
     pub gas_cap: u64,
+    /// Wall-clock budget of one `eth_call` / `eth_estimateGas` (all probes of an estimate
+    /// together); execution still running then is aborted and the request answers `-32000`
+    /// "execution aborted (timeout = ...)".
+    pub call_timeout: Duration,
+    /// Most expensive requests (`eth_call`, `eth_estimateGas`, `eth_getLogs`,
+    /// `eth_getFilterLogs`, `eth_feeHistory`, `eth_getProof`) running at once, all clients
+    /// together, so RPC load cannot take every core from derivation.
+    pub max_concurrent_calls: usize,
+    /// How long an expensive request waits for a free slot (see `max_concurrent_calls`) before
+    /// it is refused with `-32005`.
+    pub call_queue_timeout: Duration,
     /// Widest block range of one `eth_getLogs` (number of blocks).
     pub max_logs_block_range: u64,
     /// Most logs one `eth_getLogs` may return; more is an error (-32005).
@@ -46,6 +85,9 @@ pub struct RpcConfig {
     /// Most reward percentiles one `eth_feeHistory` may ask for (more is `-32602`): with
     /// `max_fee_history_blocks` it bounds the rewards computed per request.
     pub max_fee_history_percentiles: usize,
+    /// Most blocks × reward percentiles one `eth_feeHistory` computes: a request asking for
+    /// more gets fewer (the newest) blocks, like the block cap; `0` disables the budget.
+    pub max_fee_history_budget: u64,
     /// Most calls in one JSON-RPC batch (geth's default: 1,000); a longer batch is refused.
     pub max_batch_len: u32,
     /// Priority fee suggested by `eth_maxPriorityFeePerGas` and added by `eth_gasPrice`.
@@ -58,6 +100,19 @@ pub struct RpcConfig {
     pub max_request_body_size: u32,
     /// Maximum response body size in bytes.
     pub max_response_body_size: u32,
+    /// Most filters installed at once, all clients together (`eth_newFilter` & co answer
+    /// `-32005` beyond).
+    pub max_filters: usize,
+    /// A filter not polled (`eth_getFilterChanges` / `eth_getFilterLogs`) for this long is
+    /// removed.
+    pub filter_timeout: Duration,
+    /// Most `eth_subscribe` subscriptions open on one WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+    /// Most storage keys in one `eth_getProof`.
+    pub max_proof_keys: usize,
+    /// How many blocks behind the head `eth_getProof` serves (a proof at an older block costs
+    /// work proportional to the state changed since it); `0`: the head only.
+    pub proof_window: u64,
 }
 
 impl RpcConfig {
@@ -66,6 +121,10 @@ impl RpcConfig {
         Self {
             chain_id,
             gas_cap: DEFAULT_GAS_CAP,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            call_queue_timeout: DEFAULT_CALL_QUEUE_TIMEOUT,
+            max_fee_history_budget: DEFAULT_MAX_FEE_HISTORY_BUDGET,
             max_logs_block_range: DEFAULT_MAX_LOGS_BLOCK_RANGE,
             max_logs: DEFAULT_MAX_LOGS,
             max_fee_history_blocks: DEFAULT_MAX_FEE_HISTORY_BLOCKS,
@@ -73,9 +132,14 @@ impl RpcConfig {
             max_batch_len: DEFAULT_MAX_BATCH_LEN,
             suggested_priority_fee: DEFAULT_SUGGESTED_PRIORITY_FEE,
             base_fee_params: BaseFeeParams::ethereum(),
-            max_connections: 256,
-            max_request_body_size: 10 * 1024 * 1024,
-            max_response_body_size: 64 * 1024 * 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_request_body_size: DEFAULT_MAX_REQUEST_BODY_SIZE,
+            max_response_body_size: DEFAULT_MAX_RESPONSE_BODY_SIZE,
+            max_filters: DEFAULT_MAX_FILTERS,
+            filter_timeout: DEFAULT_FILTER_TIMEOUT,
+            max_subscriptions_per_connection: DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            max_proof_keys: DEFAULT_MAX_PROOF_KEYS,
+            proof_window: DEFAULT_PROOF_WINDOW,
         }
     }
 }
@@ -88,6 +152,9 @@ pub struct RpcDeps {
     pub based: Arc<dyn BasedBackend>,
     /// Where `eth_sendRawTransaction` sends accepted transactions.
     pub forwarder: Arc<dyn TxForwarder>,
+    /// New and unwound blocks (published by the node) and pending transactions (published by
+    /// the server): what filters and subscriptions report.
+    pub events: ChainEvents,
     /// Configuration.
     pub config: RpcConfig,
 }
@@ -111,9 +178,12 @@ pub enum RpcServerError {
 
 /// Builds the module holding every served method (also usable for in-process calls).
 pub fn rpc_module(deps: RpcDeps) -> Result<RpcModule<()>, RpcServerError> {
-    let handler = EthHandler::new(Arc::new(deps));
+    let deps = Arc::new(deps);
+    let pubsub = PubSub::new(deps.events.clone());
+    let handler = EthHandler::new(deps);
     let mut module = RpcModule::new(());
     module.merge(EthApiServer::into_rpc(handler.clone()))?;
+    module.merge(EthPubSubApiServer::into_rpc(pubsub))?;
     module.merge(NetApiServer::into_rpc(handler.clone()))?;
     module.merge(Web3ApiServer::into_rpc(handler.clone()))?;
     module.merge(BasedApiServer::into_rpc(handler))?;
@@ -142,13 +212,21 @@ impl RpcServer {
             .max_connections(deps.config.max_connections)
             .max_request_body_size(deps.config.max_request_body_size)
             .max_response_body_size(deps.config.max_response_body_size)
+            .max_subscriptions_per_connection(deps.config.max_subscriptions_per_connection)
             .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
                 deps.config.max_batch_len,
             ))
             .build();
         let mut module = rpc_module(deps)?;
         module.merge(extra)?;
-        let server = Server::builder().set_config(server_config).build(addr).await?;
+        let metrics = based_metrics::RpcMetricsLayer::new("node", module.method_names());
+        let server = Server::builder()
+            .set_config(server_config)
+            .set_rpc_middleware(
+                jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(metrics),
+            )
+            .build(addr)
+            .await?;
         let local_addr = server.local_addr()?;
         let handle = server.start(module);
         info!(target: "rpc", %local_addr, "JSON-RPC server started");

@@ -4,11 +4,14 @@
 //! every block up to the head has state (`latest` uses the cheaper head reader).
 
 use alloy_consensus::ReceiptEnvelope;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
+use alloy_rpc_types_eth::{EIP1186AccountProofResponse, EIP1186StorageProof};
 use based_storage::{Store, StoreError};
+use revm::{database_interface::DatabaseRef, primitives::KECCAK_EMPTY};
 
 use crate::backend::{
-    BlockBody, ChainProvider, ProviderError, SealedHeader, StateView, TxLocation, erase_state,
+    BlockBody, ChainProvider, ProviderError, SealedHeader, StateView, StorageKey, TxLocation,
+    erase_state,
 };
 
 impl From<StoreError> for ProviderError {
@@ -57,19 +60,64 @@ impl ChainProvider for Store {
         }))
     }
 
-    fn state_at(&self, number: u64) -> Result<Option<StateView>, ProviderError> {
-        let Some(head) = Self::head(self)? else { return Ok(None) };
-        if number > head.number {
-            return Ok(None);
+    fn state_at(&self, number: u64, hash: B256) -> Result<Option<StateView>, ProviderError> {
+        // Each reader is one redb read transaction (a snapshot). The block asked for is checked
+        // *inside* that snapshot: the reader's own `block_hash_ref(number)` reads the canonical
+        // table of the same transaction, and fails when `number` is above the snapshot's head.
+        // So the state answered is the post-state of exactly block (`number`, `hash`), even if
+        // the head moved or an unwind replaced that block between the caller resolving the
+        // header and this call (then: `None`, and the caller resolves again).
+        let reader = self.latest()?;
+        if reader.head_number() == Some(number) {
+            return Ok(snapshot_has(&reader, number, hash).then(|| erase_state(reader)));
         }
-        if number == head.number {
-            let reader = self.latest()?;
-            // The head may have advanced between the two reads; the reader is a snapshot of
-            // whatever head it saw, so only use it if it is the block asked for.
-            if reader.head_number() == Some(number) {
-                return Ok(Some(erase_state(reader)));
-            }
-        }
-        Ok(Some(erase_state(Self::state_at(self, number)?)))
+        let reader = match Self::state_at(self, number) {
+            Ok(reader) => reader,
+            Err(StoreError::MissingBlock(_) | StoreError::NoGenesis) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(snapshot_has(&reader, number, hash).then(|| erase_state(reader)))
     }
+
+    fn proof(
+        &self,
+        number: u64,
+        address: Address,
+        keys: &[StorageKey],
+    ) -> Result<Option<EIP1186AccountProofResponse>, ProviderError> {
+        let slots: Vec<B256> = keys.iter().map(StorageKey::as_b256).collect();
+        let proof = self.account_proof(number, address, &slots)?;
+        let (nonce, balance, code_hash, storage_hash) = match proof.account {
+            Some(a) => (a.nonce, a.balance, a.code_hash, a.storage_root),
+            None => (0, Default::default(), KECCAK_EMPTY, alloy_consensus::EMPTY_ROOT_HASH),
+        };
+        let storage_proof = proof
+            .storage
+            .into_iter()
+            .zip(keys)
+            .map(|(p, key)| EIP1186StorageProof {
+                key: match key {
+                    StorageKey::Hash(h) => (*h).into(),
+                    StorageKey::Number(n) => (*n).into(),
+                },
+                value: p.value,
+                proof: p.proof,
+            })
+            .collect();
+        Ok(Some(EIP1186AccountProofResponse {
+            address,
+            balance,
+            code_hash,
+            nonce,
+            storage_hash,
+            account_proof: proof.account_proof,
+            storage_proof,
+        }))
+    }
+}
+
+/// Whether canonical block `number` is `hash` in `reader`'s snapshot (`false` if `number` is
+/// above that snapshot's head).
+fn snapshot_has<R: DatabaseRef>(reader: &R, number: u64, hash: B256) -> bool {
+    reader.block_hash_ref(number).is_ok_and(|h| h == hash)
 }

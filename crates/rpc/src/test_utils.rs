@@ -27,9 +27,10 @@ use revm::{
 };
 
 use crate::{
-    BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, ForwardError, L1Origin, PendingBlock,
-    PreconfBackend, PreconfEntry, PreconfError, PreconfList, PreconfStatus, Preconfirmation,
-    ProviderError, SealedHeader, StateView, TxForwarder, TxLocation, erase_state, share_state,
+    BasedBackend, BasedSyncStatus, BlockBody, ChainBlock, ChainEvent, ChainEvents, ChainProvider,
+    ForwardError, L1Origin, PendingBlock, PreconfBackend, PreconfEntry, PreconfError, PreconfList,
+    PreconfStatus, Preconfirmation, ProviderError, SealedHeader, StateView, TxForwarder,
+    TxLocation, erase_state, share_state,
 };
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::U64;
@@ -59,6 +60,7 @@ struct Inner {
     by_hash: HashMap<B256, u64>,
     txs: HashMap<B256, (u64, u64)>,
     latest_state_only: bool,
+    events: Option<ChainEvents>,
 }
 
 /// Result of [`MemoryChain::mine`].
@@ -138,7 +140,42 @@ impl MemoryChain {
         }
         inner.by_hash.insert(block.header.hash, block.header.header.number);
         inner.blocks.push(block);
+        let events = inner.events.clone();
+        drop(inner);
+        if let Some(events) = events {
+            let number = mined.header.header.number;
+            let blocks = ChainBlock::load_range(self, number, number).expect("memory chain");
+            events.publish(ChainEvent::Committed(blocks));
+        }
         mined
+    }
+
+    /// Publishes [`ChainEvent`]s to `events` from now on, as the node's driver does: every
+    /// mined block as `Committed`, every [`Self::unwind_to`] as `Unwound`.
+    pub fn publish_to(&self, events: ChainEvents) {
+        self.inner.write().expect("lock").events = Some(events);
+    }
+
+    /// Removes the blocks above `number` (an L2 unwind) and returns their hashes.
+    pub fn unwind_to(&self, number: u64) -> Vec<B256> {
+        let head = self.head().header.number;
+        let unwound = ChainBlock::load_range(self, number + 1, head).expect("memory chain");
+        let mut inner = self.inner.write().expect("lock");
+        let keep = usize::try_from(number + 1).expect("small chain");
+        let keep = keep.min(inner.blocks.len());
+        let removed: Vec<StoredBlock> = inner.blocks.drain(keep..).collect();
+        for block in &removed {
+            inner.by_hash.remove(&block.header.hash);
+            for tx in &block.body.transactions {
+                inner.txs.remove(tx.tx_hash());
+            }
+        }
+        let events = inner.events.clone();
+        drop(inner);
+        if let Some(events) = events {
+            events.publish(ChainEvent::Unwound(unwound));
+        }
+        removed.iter().map(|b| b.header.hash).collect()
     }
 
     /// Executes `txs` in order on top of the head without appending: the node's pending block
@@ -339,7 +376,7 @@ impl ChainProvider for MemoryChain {
         }))
     }
 
-    fn state_at(&self, number: u64) -> Result<Option<StateView>, ProviderError> {
+    fn state_at(&self, number: u64, hash: B256) -> Result<Option<StateView>, ProviderError> {
         let inner = self.inner.read().expect("lock");
         let head = inner.blocks.len() as u64 - 1;
         if inner.latest_state_only && number != head {
@@ -348,6 +385,7 @@ impl ChainProvider for MemoryChain {
         Ok(usize::try_from(number)
             .ok()
             .and_then(|n| inner.blocks.get(n))
+            .filter(|b| b.header.hash == hash)
             .map(|b| erase_state(Arc::clone(&b.state))))
     }
 }
@@ -369,7 +407,7 @@ pub struct MockBased {
 
 impl BasedBackend for MockBased {
     fn sync_status(&self) -> BasedSyncStatus {
-        *self.status.lock().expect("lock")
+        self.status.lock().expect("lock").clone()
     }
 
     fn l1_origin(&self, l2_block: u64) -> Result<Option<L1Origin>, ProviderError> {

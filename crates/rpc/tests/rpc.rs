@@ -121,6 +121,7 @@ async fn setup(config: impl FnOnce(&mut RpcConfig)) -> Fixture {
         l2_head: U64::from(3),
         l2_safe: U64::from(1),
         l2_finalized: U64::from(0),
+        ..Default::default()
     };
     let forwarder = Arc::new(MockForwarder::default());
     let mut cfg = RpcConfig::new(TEST_CHAIN_ID);
@@ -129,6 +130,7 @@ async fn setup(config: impl FnOnce(&mut RpcConfig)) -> Fixture {
         chain: Arc::new(chain.clone()),
         based: based.clone(),
         forwarder: forwarder.clone(),
+        events: Default::default(),
         config: cfg,
     };
     let handle = RpcServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), deps).await.unwrap();
@@ -502,7 +504,7 @@ async fn wire_format_matches_execution_apis() {
     let status = raw(c, "based_syncStatus", rpc_params![]).await.unwrap();
     assert_eq!(
         status,
-        json!({"l1Head": "0x64", "l1Processed": "0x63", "l2Head": "0x3", "l2Safe": "0x1", "l2Finalized": "0x0"})
+        json!({"l1Head": "0x64", "l1Processed": "0x63", "l2Head": "0x3", "l2Safe": "0x1", "l2Finalized": "0x0", "driver": {"state": "running"}})
     );
     let origin = L1Origin {
         l2_block_number: U64::from(1),

@@ -10,6 +10,8 @@
 //!   `storage_ref`, `block_hash_ref`) on a consistent snapshot of the head.
 //! - [`Store::state_at`]`(number)` → [`HistoricalStateReader`] (`DatabaseRef` of the state after
 //!   block `number`, answered from the change sets).
+//! - [`Store::account_proof`]`(number, address, slots)` → [`AccountProof`] (EIP-1186), at the
+//!   head or a recent block, read from the stored trie (see the `proof` module for the cost).
 //! - [`Store::state_root_with`]`(&BundleState)` → `(root, TrieUpdates)`, read-only.
 //! - [`Store::commit_block`]`(`[`BlockCommit`]`)` — one write transaction: header, body (txs,
 //!   senders, withdrawals), receipts, tx index, plain state, bytecode, change set, trie updates,
@@ -87,6 +89,7 @@
 )]
 
 mod cache;
+mod proof;
 mod reader;
 mod state;
 mod tables;
@@ -105,6 +108,7 @@ use alloy_primitives::{Address, B256, Bytes, Log};
 use alloy_rlp::{Decodable, RlpDecodable, RlpEncodable};
 pub use based_trie::{TrieError, TrieUpdates};
 pub use cache::DEFAULT_TRIE_CACHE_BYTES;
+pub use proof::{AccountProof, StorageProof};
 pub use reader::{HistoricalStateReader, StateReader};
 use redb::ReadableDatabase;
 use revm::database::BundleState;
@@ -455,6 +459,20 @@ impl Store {
             return Err(StoreError::MissingBlock(number));
         }
         HistoricalStateReader::new(self.db.begin_read()?, number)
+    }
+
+    /// EIP-1186 proof of `address` and `slots` in the state after block `number` (`<=` head),
+    /// verifiable against that block's `stateRoot`. At the head it reads `O(depth)` trie nodes
+    /// per key; at an older block it first recomputes, read-only, the trie changes reverting the
+    /// blocks after it (cost proportional to the keys they changed), so callers should bound how
+    /// far back they ask.
+    pub fn account_proof(
+        &self,
+        number: u64,
+        address: Address,
+        slots: &[B256],
+    ) -> Result<AccountProof, StoreError> {
+        proof::account_proof(&self.db, number, address, slots)
     }
 
     /// State root of the head state with `bundle` applied, and the trie updates producing it.

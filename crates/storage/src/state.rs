@@ -69,18 +69,18 @@ fn derive_changes(bundle: &BundleState) -> BlockChanges {
     BlockChanges { accounts, contracts: plain.contracts }
 }
 
-fn read_account<T: ReadableTable<[u8; 20], &'static [u8]>>(
+pub(crate) fn read_account<T: ReadableTable<[u8; 20], &'static [u8]>>(
     table: &T,
     address: &Address,
 ) -> Result<Option<AccountInfo>, StoreError> {
     table.get(address.0.0)?.map(|v| decode_account("accounts", v.value())).transpose()
 }
 
-fn hash_slot(slot: &U256) -> B256 {
+pub(crate) fn hash_slot(slot: &U256) -> B256 {
     keccak256(slot.to_be_bytes::<32>())
 }
 
-fn account_state(info: &AccountInfo) -> AccountState {
+pub(crate) fn account_state(info: &AccountInfo) -> AccountState {
     AccountState { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
 }
 
@@ -166,7 +166,7 @@ fn current_root<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(based_trie::trie_root(&NodeTable(nodes), TrieId::Account)?)
 }
 
-fn read_head(
+pub(crate) fn read_head(
     chain: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<(u64, B256), StoreError> {
     let row = chain.get(HEAD_KEY)?.ok_or(StoreError::NoGenesis)?;

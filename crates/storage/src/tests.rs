@@ -181,6 +181,11 @@ proptest! {
         for (n, (m, _)) in snapshots.iter().enumerate() {
             assert_state(&store.state_at(n as u64).unwrap(), m);
         }
+        // Proofs at every block (head and historical) verify against its state root and
+        // prove the model's values, for present and absent accounts and slots.
+        for (n, (m, header)) in snapshots.iter().enumerate() {
+            check_proofs(&store, n as u64, header, m);
+        }
 
         let head = snapshots.len() - 1;
         let target = head.saturating_sub(unwind_by);
@@ -207,6 +212,40 @@ proptest! {
         }
         assert_state(&store.latest().unwrap(), &model);
     }
+}
+
+/// Checks the proofs of every model address (plus an absent one) and of slots 0..4 at block
+/// `number` against `header.state_root` with alloy-trie's independent verifier.
+fn check_proofs(store: &Store, number: u64, header: &Header, model: &Model) {
+    use alloy_trie::proof::verify_proof;
+    let slots: Vec<B256> = (0u64..4).map(|i| B256::from(U256::from(i))).collect();
+    let mut addresses: Vec<Address> = model.keys().copied().collect();
+    addresses.push(address(0xee));
+    for a in addresses {
+        let p = store.account_proof(number, a, &slots).unwrap();
+        assert_eq!(p.state_root, header.state_root);
+        let key = based_trie::Nibbles::unpack(keccak256(a));
+        let leaf = p.account.map(alloy_rlp::encode);
+        verify_proof(header.state_root, key, leaf, &p.account_proof).unwrap();
+        let expected = model.get(&a);
+        assert_eq!(p.account.is_some(), expected.is_some(), "account {a} at {number}");
+        let storage_root = p.account.map_or(based_trie::EMPTY_ROOT_HASH, |acc| acc.storage_root);
+        if let (Some(acc), Some(m)) = (p.account, expected) {
+            assert_eq!((acc.nonce, acc.balance), (m.nonce, m.balance));
+        }
+        for sp in &p.storage {
+            let slot = U256::from_be_bytes(sp.slot.0);
+            let want = expected.and_then(|m| m.storage.get(&slot)).copied().unwrap_or_default();
+            assert_eq!(sp.value, want, "slot {slot} of {a} at {number}");
+            let key = based_trie::Nibbles::unpack(keccak256(sp.slot));
+            let value = (!sp.value.is_zero()).then(|| alloy_rlp::encode(sp.value));
+            verify_proof(storage_root, key, value, &sp.proof).unwrap();
+        }
+    }
+    assert!(matches!(
+        store.account_proof(number + 100, address(1), &[]),
+        Err(StoreError::MissingBlock(_))
+    ));
 }
 
 #[test]

@@ -37,11 +37,13 @@
 
 mod build;
 mod incremental;
+mod proof;
 mod state;
 mod store;
 
 pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount};
 pub use build::build_trie;
+pub use proof::{KeyProof, OverlayReader, prove_key};
 pub use state::{
     AccountState, AccountUpdate, StateChanges, compute_state_root, encode_slot_value, hash_key,
     trie_root,

@@ -5,12 +5,14 @@ use super::*;
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{TxKind, address};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 
 const CHAIN: u64 = 4242;
 const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
-/// `now` = 1200 s with 12 s slots from 0: slot 100.
-const NOW: u64 = 1200;
+/// `now` = 1188 s with 12 s slots from 0: slot 99, so the first promisable slot is 100 (the current
+/// slot's L1 block is already being built).
+const NOW: u64 = 1188;
 const SLOT: u64 = 100;
 
 /// One transaction in the fake node's pending block.
@@ -36,6 +38,9 @@ struct NodeState {
     /// Every `preconfirm` call (hash), in order, and every drop.
     calls: Vec<B256>,
     drops: Vec<B256>,
+    /// If set, `preconfirm` first waits for a permit of it (`entered` counts the waiters).
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+    entered: usize,
 }
 
 /// A fake L2 node: `preconfirm` applies the nonce, funds and gas rules to its pending list.
@@ -97,6 +102,14 @@ impl PendingNode for FakeNode {
     ) -> Result<Preconfirmation, NodeError> {
         use alloy_consensus::transaction::SignerRecoverable;
         assert!(deadline.is_some(), "the gateway always names a deadline");
+        let gate = {
+            let mut s = self.0.lock().unwrap();
+            s.entered += usize::from(s.gate.is_some());
+            s.gate.clone()
+        };
+        if let Some(gate) = gate {
+            gate.acquire().await.unwrap().forget();
+        }
         let mut s = self.0.lock().unwrap();
         if !s.reachable {
             return Err(NodeError::Unreachable("down".into()));
@@ -227,7 +240,7 @@ impl Fixture {
         self.gateway_with(committer(), schedule)
     }
 
-    fn gateway_with<K: SignerSync + Send + Sync + 'static>(
+    fn gateway_with<K: CommitSigner>(
         &self,
         key: K,
         schedule: Arc<dyn Schedule>,
@@ -299,7 +312,8 @@ async fn malformed_requests_get_no_commitment() {
         ("bad signature", request(SLOT, bad_sig.into()), codes::INVALID_PARAMS),
         ("wrong chain", request(SLOT, tx(&user(1), 1, 0, 1, 0)), codes::CHAIN_ID),
         ("oversize", request(SLOT, tx(&user(1), CHAIN, 0, 1, 200_000)), codes::INVALID_PARAMS),
-        ("past slot", request(SLOT - 1, good.clone()), codes::WRONG_SLOT),
+        ("current slot", request(SLOT - 1, good.clone()), codes::WRONG_SLOT),
+        ("past slot", request(SLOT - 2, good.clone()), codes::WRONG_SLOT),
         ("far slot", request(SLOT + 65, good.clone()), codes::WRONG_SLOT),
         ("nonce gap", request(SLOT, tx(&user(1), CHAIN, 1, 1, 0)), codes::NONCE),
         ("no funds", request(SLOT, tx(&user(9), CHAIN, 0, 1, 0)), codes::FUNDS),
@@ -498,4 +512,47 @@ async fn a_promise_that_cannot_be_made_durable_is_dropped_from_the_node() {
     assert_eq!(state.calls, vec![keccak256(&raw)], "the node had preconfirmed it");
     assert_eq!(state.drops, vec![keccak256(&raw)], "and was told to drop it");
     assert!(state.pending.is_empty());
+}
+
+#[tokio::test]
+async fn admissions_beyond_max_in_flight_are_refused_at_once() {
+    let mut f = Fixture::new();
+    f.limits.max_in_flight = 2;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    f.node.0.lock().unwrap().gate = Some(gate.clone());
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    let g = Arc::new(g);
+    // `SLOT + 1`: a slot promisable whether or not the current slot is.
+
+    // Two admissions wait inside the node: the cap is reached.
+    let held: Vec<_> = [user(1), user(2)]
+        .iter()
+        .map(|u| {
+            let (g, req) = (g.clone(), request(SLOT + 1, tx(u, CHAIN, 0, 1, 0)));
+            tokio::spawn(async move { g.request(req).await })
+        })
+        .collect();
+    while f.node.0.lock().unwrap().entered < 2 {
+        tokio::task::yield_now().await;
+    }
+
+    // A third is refused at once with the capacity error (-32012 / 429), by either method, and
+    // never reaches the node.
+    let third = tx(&user(3), CHAIN, 0, 1, 0);
+    let err = g.request(request(SLOT + 1, third.clone())).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Busy(2)), "{err}");
+    assert_eq!((err.code(), err.http_status()), (codes::CAPACITY, 429));
+    let err = g.send_raw_transaction(third.clone()).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Busy(2)), "{err}");
+    assert_eq!(f.node.0.lock().unwrap().entered, 2);
+    assert_eq!(g.promises(), 0);
+
+    // The held ones complete; their permits come back and the third is admitted.
+    gate.add_permits(3);
+    for h in held {
+        h.await.unwrap().unwrap();
+    }
+    let signed = g.request(request(SLOT + 1, third)).await.unwrap();
+    signed.verify(committer().address()).unwrap();
+    assert_eq!(g.promises(), 3);
 }

@@ -75,6 +75,53 @@ async fn inbox_contract_behaviour() {
         .with_input(Bytes::from(Inbox::proposeCall {}.abi_encode()));
     assert_eq!(revert_selector(&p, call).await, Inbox::NoBlobs::SELECTOR);
 
+    // proposePromised without blobs: Proposed (no blob hashes) then Promised with the transactions,
+    // the record stored with the Merkle root of their hashes; bad lists revert.
+    let promised: Vec<Bytes> = (1..=3u8).map(|i| Bytes::from(vec![0x02, i, i])).collect();
+    let call = TransactionRequest::default()
+        .with_from(me)
+        .with_to(inbox)
+        .with_gas_limit(1_000_000)
+        .with_input(Bytes::from(Inbox::proposePromisedCall { txs: promised.clone() }.abi_encode()));
+    let receipt = p.send_transaction(call).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let logs = receipt.inner.logs();
+    assert_eq!(logs.len(), 2);
+    let Some(InboxEvent::Proposed(prop)) = InboxEvent::decode(inbox, &logs[0].inner).unwrap()
+    else {
+        panic!("expected Proposed first")
+    };
+    assert_eq!((prop.id, prop.proposer), (U256::from(2), me));
+    assert!(prop.blob_hashes.is_empty());
+    let Some(InboxEvent::Promised(pr)) = InboxEvent::decode(inbox, &logs[1].inner).unwrap() else {
+        panic!("expected Promised second")
+    };
+    assert_eq!((pr.id, pr.txs.clone()), (U256::from(2), promised.clone()));
+    let leaves: Vec<_> = promised.iter().map(alloy_primitives::keccak256).collect();
+    let l01 = alloy_primitives::keccak256([leaves[0].as_slice(), leaves[1].as_slice()].concat());
+    let l2z = alloy_primitives::keccak256([leaves[2].as_slice(), &[0u8; 32]].concat());
+    let root = alloy_primitives::keccak256([l01.as_slice(), l2z.as_slice()].concat());
+    assert_eq!(pr.root, root, "root: pairs hashed level by level, odd node paired with zero");
+    let out = p
+        .call(
+            TransactionRequest::default().with_to(inbox).with_input(Bytes::from(
+                Inbox::promisedRecordCall { id: U256::from(2) }.abi_encode(),
+            )),
+        )
+        .await
+        .unwrap();
+    let rec = Inbox::promisedRecordCall::abi_decode_returns(&out).unwrap();
+    let block = p.get_block_by_number(receipt.block_number.unwrap().into()).await.unwrap().unwrap();
+    assert_eq!((rec.root, rec.timestamp, rec.count), (root, block.header.timestamp, 3));
+    for bad in [vec![], vec![Bytes::new()], vec![Bytes::from(vec![1u8; 131_073])]] {
+        let call = TransactionRequest::default()
+            .with_from(me)
+            .with_to(inbox)
+            .with_gas_limit(20_000_000)
+            .with_input(Bytes::from(Inbox::proposePromisedCall { txs: bad }.abi_encode()));
+        assert_eq!(revert_selector(&p, call).await, Inbox::InvalidPromisedTxs::SELECTOR);
+    }
+
     // Deposits: ids 0, 1; event fields.
     let to = Address::repeat_byte(0x42);
     for (i, gwei) in [1u64, 5_000_000_000].into_iter().enumerate() {

@@ -1,0 +1,99 @@
+//! Every node a watchtower (docs/slashing.md, docs/protocol.md §11).
+//!
+//! A [`Watchtower`] holds signed inclusion promises (submitted over JSON-RPC with
+//! `based_watchCommitment`), and once a promise's slot is `challengeDelay` slots old (the slasher's
+//! L1 finality margin) judges it from L1 exactly as the `PreconfSlasher` would:
+//! - **not owned**: the slot's preconfer (the slasher's preconfer source) has another committer
+//!   than the signer;
+//! - **kept**: the transaction is in the `Inbox.Promised` record of a proposal included in an L1
+//!   block of a slot `<=` the promised one;
+//! - otherwise **not included** (broken).
+//!
+//! A broken promise is logged (`warn`) and listed by `based_brokenCommitments`. With a key, the
+//! watchtower also acts: it opens a challenge (paying the bond) while the challenge window is open
+//! and slashes the undefended challenge after its deadline, or slashes a not-owned promise at once
+//! (a validator that had delegated to the signer, found from the `Registry`'s `OptedIn` events). It
+//! also **defends** every open challenge it can answer (a false challenge of a kept promise,
+//! whoever challenged), so an honest committer is protected by any node that runs one.
+//!
+//! Invariants:
+//! - A verdict is a function of canonical L1 state; the watched commitments are durable (appended
+//!   and `fdatasync`ed before `based_watchCommitment` answers) and their verdicts are recomputed
+//!   after a restart.
+//! - The watchtower never challenges a promise it could defend, and never defends one it could
+//!   not prove: both use the same lookup ([`based_slasher::SlasherClient::find_kept`]).
+//! - Bad input (a malformed commitment, a wrong signature, another slasher) is refused with a
+//!   typed error, never a panic.
+
+mod rpc;
+mod store;
+mod tower;
+
+pub use store::{Action, Fault, Verdict, Watched};
+pub use tower::{Judge, Watchtower, WatchtowerHandle, spawn};
+
+use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
+use std::{path::PathBuf, time::Duration};
+
+/// Default cap on watched promises.
+pub const DEFAULT_MAX_WATCHED: usize = 100_000;
+
+/// What a [`Watchtower`] needs.
+#[derive(Clone)]
+pub struct WatchtowerConfig {
+    /// L1 execution JSON-RPC URL.
+    pub l1_rpc_url: String,
+    /// The `PreconfSlasher` the watched promises name (its Registry, Inbox and preconfer source
+    /// are read from it).
+    pub slasher: Address,
+    /// The file of watched commitments (JSON lines; created if absent).
+    pub store_path: PathBuf,
+    /// Key that pays challenge bonds and sends challenges, defences and slashes; `None` = report
+    /// only.
+    pub key: Option<PrivateKeySigner>,
+    /// How often L1 is polled.
+    pub poll_interval: Duration,
+    /// Most promises watched at once (`based_watchCommitment` refuses more).
+    pub max_watched: usize,
+    /// First L1 block scanned for challenges to defend (e.g. the slasher's deployment block).
+    pub from_block: u64,
+}
+
+impl std::fmt::Debug for WatchtowerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchtowerConfig")
+            .field("l1_rpc_url", &self.l1_rpc_url)
+            .field("slasher", &self.slasher)
+            .field("store_path", &self.store_path)
+            .field("key", &self.key.as_ref().map(|k| k.address()))
+            .field("poll_interval", &self.poll_interval)
+            .field("max_watched", &self.max_watched)
+            .field("from_block", &self.from_block)
+            .finish()
+    }
+}
+
+/// Errors of the watchtower.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchtowerError {
+    /// The L1 RPC URL does not parse.
+    #[error("bad L1 RPC URL: {0}")]
+    Url(String),
+    /// An L1 read or transaction failed.
+    #[error("L1: {0}")]
+    L1(String),
+    /// A slasher call failed.
+    #[error(transparent)]
+    Slasher(#[from] based_slasher::SlasherError),
+    /// The commitment cannot be watched (not an inclusion commitment, bad signature, another
+    /// slasher).
+    #[error("invalid commitment: {0}")]
+    Invalid(String),
+    /// The store is full.
+    #[error("already watching the maximum of {0} commitments")]
+    Full(usize),
+    /// The store file failed.
+    #[error("watchtower store: {0}")]
+    Store(String),
+}
