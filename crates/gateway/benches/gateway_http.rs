@@ -54,7 +54,7 @@ use based_rpc::{Preconfirmation, preconf_codes};
 
 /// The gateway's clock is pinned: `now` = 1200 s with 12 s slots from 0 is slot 100.
 const NOW: u64 = 1200;
-/// `eth_sendRawTransaction` promises for the current slot; `commitmentRequest` asks for the next.
+/// `eth_sendRawTransaction` and `commitmentRequest` both promise for the next slot (the first promisable one).
 const REQUEST_SLOT: u64 = 101;
 const SENDERS: usize = 1000;
 const SLASHER: Address = Address::repeat_byte(0x51);

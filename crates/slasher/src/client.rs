@@ -5,7 +5,8 @@
 //! is reported with the contract's named error ([`SlasherError::Reverted`]) and costs no gas.
 
 use crate::{
-    EvidenceKind, PreconfSlasher, SlasherError, commitment_to_sol, promised_proof, promised_root,
+    EvidenceKind, PreconfSlasher, SlasherConfig, SlasherError, commitment_to_sol, promised_proof,
+    promised_root,
 };
 use alloy_eips::BlockNumberOrTag;
 use alloy_network::TransactionBuilder;
@@ -66,27 +67,6 @@ pub struct ChallengeState {
     pub tx_hash: B256,
     /// The bond held (wei).
     pub bond: U256,
-}
-
-/// The slasher's immutables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OnChainConfig {
-    /// The `Registry`.
-    pub registry: Address,
-    /// The `Lookahead`.
-    pub preconfer_source: Address,
-    /// The `Inbox`.
-    pub inbox: Address,
-    /// Exact challenge bond (wei).
-    pub challenge_bond: U256,
-    /// Slots after the promised slot before a challenge may open.
-    pub challenge_delay: u64,
-    /// Slots during which a challenge may open after that.
-    pub challenge_window: u64,
-    /// Seconds a challenge is open to a defence.
-    pub defence_window: u64,
-    /// Wei a slash takes.
-    pub slash_amount: U256,
 }
 
 /// The proposal whose promised record holds a transaction (from `Inbox.Promised` logs).
@@ -188,10 +168,10 @@ impl<P: Provider> SlasherClient<P> {
         Ok(receipt)
     }
 
-    /// The slasher's immutables.
-    pub async fn config(&self) -> Result<OnChainConfig, SlasherError> {
+    /// The slasher's immutables (read back from the deployed contract).
+    pub async fn config(&self) -> Result<SlasherConfig, SlasherError> {
         let s = self.slasher;
-        Ok(OnChainConfig {
+        Ok(SlasherConfig {
             registry: self.view(s, PreconfSlasher::registryCall {}).await?,
             preconfer_source: self.view(s, PreconfSlasher::preconferSourceCall {}).await?,
             inbox: self.view(s, PreconfSlasher::inboxCall {}).await?,

@@ -46,8 +46,7 @@ pub mod client;
 pub mod merkle;
 
 pub use client::{
-    ChallengeState, ChallengeStatus, KeptPromise, OnChainConfig, SlasherClient, inclusion_of,
-    revert_name,
+    ChallengeState, ChallengeStatus, KeptPromise, SlasherClient, inclusion_of, revert_name,
 };
 pub use merkle::{promised_proof, promised_root, proof_depth, verify_promised};
 

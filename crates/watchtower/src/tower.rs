@@ -13,7 +13,7 @@ use based_contracts::Lookahead;
 use based_lookahead::SlotClock;
 use based_registry::Registry;
 use based_slasher::{
-    ChallengeStatus, KeptPromise, OnChainConfig, PreconfSlasher, SlasherClient, inclusion_of,
+    ChallengeStatus, KeptPromise, PreconfSlasher, SlasherClient, SlasherConfig, inclusion_of,
 };
 use std::{
     collections::HashMap,
@@ -41,7 +41,7 @@ struct OpenChallenge {
 pub struct Judge {
     client: SlasherClient<DynProvider>,
     provider: DynProvider,
-    onchain: OnChainConfig,
+    onchain: SlasherConfig,
     clock: SlotClock,
     slasher: Address,
 }
@@ -134,7 +134,7 @@ impl Judge {
     }
 
     /// The slasher's on-chain configuration.
-    pub const fn config(&self) -> &OnChainConfig {
+    pub const fn config(&self) -> &SlasherConfig {
         &self.onchain
     }
 
@@ -361,13 +361,7 @@ impl Watchtower {
 
     /// One pass: judge, act, defend.
     async fn tick(&self) -> Result<(), WatchtowerError> {
-        let head = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await
-            .map_err(l1_err)?
-            .ok_or_else(|| WatchtowerError::L1("no L1 head".into()))?;
-        let (head_number, now) = (head.header.number, head.header.timestamp);
+        let (head_number, now) = self.head().await?;
         let current_slot = self.clock.slot_at(now);
         let digests = self.lock().digests();
         for digest in digests {
