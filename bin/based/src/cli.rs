@@ -368,7 +368,7 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
     let keys_file = write_dev_keys(&datadir)?;
     #[allow(clippy::print_stdout)]
     {
-        println!("{}", without_dev_keys(&devnet.banner()));
+        println!("{}", devnet.banner());
         println!(
             "Private keys of the dev accounts (anvil's well-known test keys): {}\n",
             keys_file.display()
@@ -398,17 +398,4 @@ fn write_dev_keys(datadir: &std::path::Path) -> eyre::Result<PathBuf> {
     let mut file = options.open(&path).wrap_err_with(|| format!("writing {}", path.display()))?;
     file.write_all(text.as_bytes()).wrap_err_with(|| format!("writing {}", path.display()))?;
     Ok(path)
-}
-
-/// The devnet banner without the dev accounts' private keys (the addresses stay).
-fn without_dev_keys(banner: &str) -> String {
-    let mut out = banner.to_owned();
-    for key in based_devnet::DEV_KEYS {
-        let bare = key.trim_start_matches("0x");
-        out = out
-            .replace(&format!("  {key}"), "")
-            .replace(key, "<dev key>")
-            .replace(bare, "<dev key>");
-    }
-    out
 }

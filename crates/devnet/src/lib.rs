@@ -519,9 +519,11 @@ impl Devnet {
         } else {
             "\nFunded dev accounts (L1 and L2; account 9 pays for proposals):\n"
         });
-        for (i, key) in DEV_KEYS.iter().enumerate() {
+        // Addresses only: private keys never go to logs or terminals (`based devnet` writes them
+        // to a file in its data directory).
+        for i in 0..DEV_KEYS.len() {
             let addr = dev_signer(i).map(|s| s.address()).unwrap_or_default();
-            out.push_str(&format!("  ({i}) {addr}  {key}\n"));
+            out.push_str(&format!("  ({i}) {addr}\n"));
         }
         out.push_str(&format!(
             "\nTry (preconfirmed: the gateway answers with a signed promise at once):\n  cast send --rpc-url {} --private-key <key> <to> --value 1ether\n",

@@ -79,7 +79,7 @@ mod tests {
         let inbox = Address::repeat_byte(0x11);
         let f = InboxFilter::new(inbox);
         assert_eq!(f.addresses(), vec![inbox]);
-        assert_eq!(f.topics().len(), 3);
+        assert_eq!(f.topics().len(), 4);
         let hashes = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
         let ev =
             Inbox::Proposed { id: U256::ZERO, proposer: Address::ZERO, blobHashes: hashes.clone() };
@@ -91,6 +91,13 @@ mod tests {
             amount: U256::from(1),
         };
         assert!(f.required_blobs(&rpc_log(inbox, dep.encode_log_data())).unwrap().is_empty());
+        // Promised transactions travel in the log itself: no blobs.
+        let promised = Inbox::Promised {
+            id: U256::ZERO,
+            root: B256::ZERO,
+            txs: vec![alloy_primitives::Bytes::from_static(b"\x02")],
+        };
+        assert!(f.required_blobs(&rpc_log(inbox, promised.encode_log_data())).unwrap().is_empty());
         // Malformed Proposed: an error naming the log, not a panic.
         let bad = LogData::new_unchecked(vec![Inbox::Proposed::SIGNATURE_HASH], Default::default());
         let err = f.required_blobs(&rpc_log(inbox, bad)).unwrap_err();
