@@ -127,19 +127,21 @@ contract Inbox {
     /// source, reverts `NotPreconfer` unless the caller may propose now (see `canPropose`).
     /// @return id The proposal id.
     function propose() external returns (uint256 id) {
+        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
         bytes32[] memory hashes = _blobHashes();
         if (hashes.length == 0) revert NoBlobs();
-        id = _propose(hashes);
+        id = _emitProposed(hashes);
     }
 
     /// @notice Propose with promised transactions: like `propose`, plus `txs`, the transactions the caller
     /// promised (signed inclusion commitments) in this order. They are included on L2 whatever the blobs hold
     /// (also without blobs, and when the batch is invalid), so their inclusion is provable on L1 from the
     /// stored root alone (docs/protocol.md section 11).
-    /// @dev Blobs are optional here. Reverts `InvalidPromisedTxs` on an empty or oversized list or transaction;
-    /// posting rights as `propose`.
+    /// @dev Blobs are optional here. Posting rights as `propose` (checked first); then reverts
+    /// `InvalidPromisedTxs` on an empty or oversized list or transaction.
     /// @return id The proposal id.
     function proposePromised(bytes[] calldata txs) external returns (uint256 id) {
+        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
         uint256 n = txs.length;
         if (n == 0 || n > MAX_PROMISED_TXS) revert InvalidPromisedTxs();
         bytes32[] memory leaves = new bytes32[](n);
@@ -148,7 +150,7 @@ contract Inbox {
             if (len == 0 || len > MAX_PROMISED_TX_SIZE) revert InvalidPromisedTxs();
             leaves[i] = keccak256(txs[i]);
         }
-        id = _propose(_blobHashes());
+        id = _emitProposed(_blobHashes());
         bytes32 root = _merkleRoot(leaves);
         promisedRecords[id] = PromisedRecord({root: root, timestamp: uint64(block.timestamp), count: uint32(n)});
         emit Promised(id, root, txs);
@@ -243,9 +245,8 @@ contract Inbox {
         }
     }
 
-    /// @dev Posting rights, then the next id and the `Proposed` event.
-    function _propose(bytes32[] memory hashes) private returns (uint256 id) {
-        if (address(preconferSource) != address(0)) _checkAndRecordProposer();
+    /// @dev The next proposal id and its `Proposed` event (posting rights already checked).
+    function _emitProposed(bytes32[] memory hashes) private returns (uint256 id) {
         id = nextProposalId++;
         emit Proposed(id, msg.sender, hashes);
     }
