@@ -16,8 +16,10 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Unit, property, integration and end-to-end tests. The e2e scenarios (tests/) start anvil from
-## ./node_modules and spawn the `based` binary, so both are prepared first.
+## ./node_modules and spawn the `based` binary, so both are prepared first; the devnet page test
+## drives Debian's chromium (scripts/install-browser.sh installs it when /usr/bin/chromium is missing).
 unit: tools
+	./scripts/install-browser.sh
 	$(CARGO) build -p based --locked
 	$(CARGO) test --workspace --all-features --locked
 

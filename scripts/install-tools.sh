@@ -3,6 +3,8 @@
 #   - anvil  (@foundry-rs/anvil-linux-amd64): the L1 devnet node used by tests and the devnet
 #   - solcjs (solc): the Solidity compiler used by contracts/build.js
 #   - ethers, viem: the client libraries of the compatibility suite (tests/js/compat.mjs)
+#   - playwright-core: drives Debian's chromium in the devnet page test (tests/js/devnet_page.mjs;
+#     no browser download: scripts/install-browser.sh installs /usr/bin/chromium)
 # Idempotent: does nothing when node_modules already matches package-lock.json.
 # Prints the anvil path on stdout (last line). Tests find anvil via $BASED_ANVIL or this path.
 set -euo pipefail
@@ -18,7 +20,8 @@ fi
 
 if [[ -f "$stamp" ]] && cmp -s "$stamp" "$repo/package-lock.json" && [[ -x "$anvil" ]] \
   && [[ -f "$repo/node_modules/solc/package.json" ]] && [[ -f "$repo/node_modules/ethers/package.json" ]] \
-  && [[ -f "$repo/node_modules/viem/package.json" ]]; then
+  && [[ -f "$repo/node_modules/viem/package.json" ]] \
+  && [[ -f "$repo/node_modules/playwright-core/package.json" ]]; then
   echo "install-tools: up to date" >&2
 else
   echo "install-tools: npm ci into $repo/node_modules" >&2

@@ -5,7 +5,7 @@
 // check fails.
 //
 // Usage: BASED_L2_RPC_URL=http://127.0.0.1:8546 BASED_COMPAT_KEY=0x<funded dev key> node tests/js/compat.mjs
-// (tests/tests/client_compat.rs runs it against an in-process devnet.) Packages: the pinned
+// (tests/tests/e2e/client_compat.rs runs it against an in-process devnet.) Packages: the pinned
 // ethers and viem in the repository's package-lock.json (`make tools`).
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,5 @@
-//! Harness for the end-to-end scenarios in `tests/tests/*.rs` (one scenario per file).
+//! Harness for the end-to-end scenarios in `tests/tests/e2e/*.rs` (one scenario per file, one
+//! test binary: `tests/tests/e2e/main.rs`).
 //!
 //! Every scenario starts its own anvil on a free port, its own proposer and node(s) on free ports
 //! with temporary data directories, and stops all of them at the end (anvil is also killed on
@@ -21,6 +22,34 @@ use std::{
 
 pub use based_devnet;
 pub use eyre;
+
+/// Held by a running scenario: see [`serial`].
+#[derive(Debug)]
+pub struct SerialGuard(());
+
+static SERIAL: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+/// Waits until no other scenario of this test binary runs, and marks one running until the guard
+/// drops (also when the scenario panics). Scenarios start anvil, nodes, gateways: two at once on a
+/// 2-core machine would race their timeouts, so each holds this for its whole run.
+pub fn serial() -> SerialGuard {
+    let (lock, cv) = &SERIAL;
+    let mut busy = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *busy {
+        busy = cv.wait(busy).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *busy = true;
+    SerialGuard(())
+}
+
+impl Drop for SerialGuard {
+    fn drop(&mut self) {
+        let (lock, cv) = &SERIAL;
+        *lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        cv.notify_one();
+    }
+}
 
 /// Default time a scenario waits for something to happen on L2.
 pub const WAIT: Duration = Duration::from_secs(90);
@@ -66,6 +95,7 @@ impl TestNet {
             poll_interval: Duration::from_millis(100),
             sequencing: mode,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            page_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         })
         .await?;
         Ok(Self { devnet, dir })

@@ -163,6 +163,10 @@ struct DevnetArgs {
     /// port on 127.0.0.1, printed in the banner.
     #[command(flatten)]
     metrics: based_node::args::MetricsArgs,
+    /// Address of the live devnet page (L1 slots with their proposers and preconfers, L2 blocks,
+    /// the gateway's promises, sync status; printed in the banner; port 0 picks a free one).
+    #[arg(long = "page.addr", env = "BASED_DEVNET_PAGE_ADDR", default_value_t = SocketAddr::from(([127, 0, 0, 1], based_devnet::DEFAULT_PAGE_PORT)))]
+    page_addr: SocketAddr,
 }
 
 fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
@@ -363,6 +367,7 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         poll_interval: Duration::from_millis(250),
         sequencing: args.sequencing_mode,
         metrics_addr: args.metrics.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        page_addr: args.page_addr,
     })
     .await?;
     let keys_file = write_dev_keys(&datadir)?;

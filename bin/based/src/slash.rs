@@ -1,8 +1,10 @@
-//! `based slash`: evidence tooling for broken promises (docs/slashing.md).
+//! `based slash`: evidence tooling for broken promises (docs/slashing.md) and wrong lookaheads
+//! (docs/lookahead.md §5).
 //!
 //! Reads a signed commitment (Commitments API JSON, as `commitmentResult` returns it) from a file
 //! or stdin, judges it against L1 as the `PreconfSlasher` would, and sends the challenge, the
-//! defence or the slash. The key that pays comes from a keystore with a password file or the
+//! defence or the slash. `based slash lookahead --slot S` proves a posted lookahead wrong at slot
+//! `S` against the beacon chain (EIP-4788 root, SSZ branches) and slashes its poster. The key that pays comes from a keystore with a password file or the
 //! `BASED_SLASH_KEY` environment variable, never a flag value (`check` needs none).
 
 use alloy_primitives::{Address, B256};
@@ -19,9 +21,9 @@ pub(crate) struct SlashArgs {
     /// L1 execution client JSON-RPC URL.
     #[arg(long = "l1.rpc-url", env = "BASED_L1_RPC_URL", default_value = "http://127.0.0.1:8545")]
     l1_rpc_url: String,
-    /// The `PreconfSlasher` contract.
+    /// The `PreconfSlasher` contract (every action but `lookahead`).
     #[arg(long = "slasher", env = "BASED_SLASHER")]
-    slasher: Address,
+    slasher: Option<Address>,
     /// Web3 Secret Storage keystore of the paying key (else `BASED_SLASH_KEY`).
     #[arg(long = "slash.keystore", env = "BASED_SLASH_KEYSTORE")]
     keystore: Option<PathBuf>,
@@ -62,6 +64,23 @@ enum SlashAction {
         #[arg(long = "validator.pubkey-hash")]
         pubkey_hash: Option<B256>,
     },
+    /// Contest the posted lookahead at a slot: prove against the beacon chain's EIP-4788 root that
+    /// its entry names the wrong key (or none), which slashes the poster and pays the caller.
+    Lookahead {
+        /// The contested slot.
+        #[arg(long)]
+        slot: u64,
+        /// The `Lookahead` contract.
+        #[arg(long = "lookahead", env = "BASED_LOOKAHEAD")]
+        lookahead: Address,
+        /// Beacon API URL; the state proof inputs come from the devnet beacon service (reading a
+        /// real client's SSZ state is not built yet).
+        #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL")]
+        beacon_url: String,
+        /// Build the evidence and simulate the contest only (no key needed).
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn read_commitment(path: &PathBuf) -> eyre::Result<SignedCommitment> {
@@ -80,6 +99,10 @@ fn read_commitment(path: &PathBuf) -> eyre::Result<SignedCommitment> {
 /// Runs `based slash` (its results are its output: printed on stdout).
 #[allow(clippy::print_stdout)]
 pub(crate) async fn run(args: SlashArgs) -> eyre::Result<()> {
+    if let SlashAction::Lookahead { slot, lookahead, beacon_url, dry_run } = &args.action {
+        return contest_lookahead(&args, *slot, *lookahead, beacon_url, *dry_run).await;
+    }
+    let slasher = args.slasher.ok_or_else(|| eyre!("--slasher (or BASED_SLASHER) is required"))?;
     let needs_key = !matches!(args.action, SlashAction::Check { .. });
     let key = if needs_key {
         Some(
@@ -93,7 +116,7 @@ pub(crate) async fn run(args: SlashArgs) -> eyre::Result<()> {
     } else {
         None
     };
-    let judge = Judge::connect(&args.l1_rpc_url, args.slasher, key).await?;
+    let judge = Judge::connect(&args.l1_rpc_url, slasher, key).await?;
     let client = judge.client();
     match args.action {
         SlashAction::Check { commitment } => {
@@ -140,6 +163,7 @@ pub(crate) async fn run(args: SlashArgs) -> eyre::Result<()> {
             let receipt = client.slash_lost_challenge(&w.signed).await?;
             println!("slashed in L1 transaction {}", receipt.transaction_hash);
         }
+        SlashAction::Lookahead { .. } => {}
         SlashAction::NotOwned { commitment, pubkey_hash } => {
             let w = judge.entry(read_commitment(&commitment)?)?;
             let key = match pubkey_hash {
@@ -153,5 +177,62 @@ pub(crate) async fn run(args: SlashArgs) -> eyre::Result<()> {
             println!("slashed {key} in L1 transaction {}", receipt.transaction_hash);
         }
     }
+    Ok(())
+}
+
+/// `based slash lookahead`: finds the evidence, simulates the contest, and (unless `dry_run`) sends
+/// it with the slash key.
+#[allow(clippy::print_stdout)]
+async fn contest_lookahead(
+    args: &SlashArgs,
+    slot: u64,
+    lookahead: Address,
+    beacon_url: &str,
+    dry_run: bool,
+) -> eyre::Result<()> {
+    use alloy_provider::ProviderBuilder;
+    use based_lookahead::contest;
+    let url = args.l1_rpc_url.parse().wrap_err("--l1.rpc-url")?;
+    let beacon = based_beacon::BeaconClient::new(based_beacon::BeaconClientConfig::new(vec![
+        beacon_url.parse().wrap_err("--l1.beacon-url")?,
+    ]));
+    let reader = ProviderBuilder::new().connect_http(Clone::clone(&url));
+    let spe = {
+        use alloy_network::TransactionBuilder;
+        use alloy_provider::Provider;
+        use alloy_sol_types::SolCall;
+        let call = based_contracts::Lookahead::slotsPerEpochCall {};
+        let tx = alloy_rpc_types_eth::TransactionRequest::default()
+            .with_to(lookahead)
+            .with_input(call.abi_encode());
+        let out = reader.call(tx).await.wrap_err("reading the Lookahead's slotsPerEpoch")?;
+        based_contracts::Lookahead::slotsPerEpochCall::abi_decode_returns(&out)?
+    };
+    let spe = u64::try_from(spe).map_err(|_| eyre!("slotsPerEpoch out of range"))?;
+    let evidence = contest::find_evidence(&beacon, &reader, spe, slot).await?;
+    let summary = serde_json::json!({
+        "slot": slot,
+        "beaconTimestamp": evidence.beacon_timestamp,
+        "beaconBlock": { "slot": evidence.header.slot, "root": evidence.header.root() },
+        "provenProposerIndex": evidence.lookahead.validator_index,
+        "provenProposerPubkeyHash": evidence.proposer.hash(),
+    });
+    if dry_run {
+        contest::simulate(&reader, lookahead, &evidence).await?;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!("the contest would succeed (dry run: nothing sent)");
+        return Ok(());
+    }
+    let key =
+        ecdsa_signer(args.keystore.as_deref(), args.password_file.as_deref(), "BASED_SLASH_KEY")
+            .wrap_err("slash key")?;
+    let l1 =
+        ProviderBuilder::new().wallet(alloy_network::EthereumWallet::from(key)).connect_http(url);
+    let receipt = contest::submit(&l1, lookahead, &evidence).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    println!(
+        "lookahead of slot {slot} contested in L1 transaction {} (gas {})",
+        receipt.transaction_hash, receipt.gas_used
+    );
     Ok(())
 }

@@ -296,6 +296,65 @@ impl BeaconClient {
         Err(last)
     }
 
+    /// The header and root of block `block_id` (`GET /eth/v1/beacon/headers/{block_id}`) from the
+    /// first beacon node that has it; `None` when every node answers 404 (a missed slot).
+    pub async fn header(
+        &self,
+        block_id: &str,
+    ) -> Result<Option<crate::types::FullHeaderData>, BeaconError> {
+        self.first_found(&format!("eth/v1/beacon/headers/{block_id}"), MAX_SMALL_RESPONSE_BYTES)
+            .await
+    }
+
+    /// Slot, parent root and execution timestamp of block `block_id`
+    /// (`GET /eth/v2/beacon/blocks/{block_id}`); `None` when every node answers 404.
+    pub async fn block_summary(
+        &self,
+        block_id: &str,
+    ) -> Result<Option<crate::types::ChildBlock>, BeaconError> {
+        self.first_found(&format!("eth/v2/beacon/blocks/{block_id}"), MAX_BLOCK_RESPONSE_BYTES)
+            .await
+    }
+
+    /// **Devnet-only**: the proof inputs of the post-state of block `block_id`
+    /// (`GET /based/devnet/v1/states/{block_id}/proof_inputs`, served by [`crate::DevBeacon`]);
+    /// `None` when every node answers 404. Real consensus clients do not serve it.
+    pub async fn devnet_state_inputs(
+        &self,
+        block_id: &str,
+    ) -> Result<Option<crate::types::StateProofInputs>, BeaconError> {
+        self.first_found(
+            &format!("based/devnet/v1/states/{block_id}/proof_inputs"),
+            MAX_BLOCK_RESPONSE_BYTES,
+        )
+        .await
+    }
+
+    /// `data` of `path` from the first beacon node that has it (`None`: every node answered 404;
+    /// an error if some node failed otherwise and none had it).
+    async fn first_found<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<Option<T>, BeaconError> {
+        let mut last = None;
+        for base in &self.inner.beacons {
+            match self.get_json::<Envelope<T>>(base, path, &[], limit).await {
+                Ok(found) => return Ok(Some(found.data)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    debug!(target: TARGET, %base, path, error = %e, "beacon request failed");
+                    last = Some(e);
+                }
+            }
+        }
+        match last {
+            Some(e) => Err(e),
+            None if self.inner.beacons.is_empty() => Err(BeaconError::NoSources),
+            None => Ok(None),
+        }
+    }
+
     /// The head slot of one beacon node (`GET /eth/v1/beacon/headers/head`).
     pub async fn head_slot(&self, base: &Url) -> Result<u64, BeaconError> {
         let head: Envelope<HeaderData> = self

@@ -10,7 +10,11 @@
 //!   (beacon nodes, then blob archives for blobs past the retention window).
 //! - [`DevBeacon`] (**devnet-only**) serves a beacon API with real consensus-client semantics in
 //!   front of anvil: one L1 block per slot, synthetic roots, missed slots, proposer duties of a
-//!   deterministic validator set, blobs by slot. See [`server`].
+//!   deterministic validator set, blobs by slot, a synthetic `BeaconState` per block whose
+//!   `proposer_lookahead` and `validators` can be proven, and (optionally) its block roots in
+//!   anvil's EIP-4788 contract. See [`server`].
+//! - [`ssz`]: `BeaconBlockHeader`, `Validator` and SSZ Merkle branches of a Fulu `BeaconState`
+//!   (the evidence of a lookahead contest).
 //!
 //! Invariants:
 //! - A blob is returned only if its KZG commitment hashes to a wanted versioned hash (sidecar
@@ -22,6 +26,7 @@
 mod client;
 mod error;
 pub mod server;
+pub mod ssz;
 pub mod types;
 
 pub use client::{

@@ -11,9 +11,23 @@
 //!   missed slots (404). Slots are recomputed from the fork point when anvil reorgs.
 //! - **Roots.** The root of a slot's block is the SSZ `hash_tree_root` of the
 //!   `BeaconBlockHeader { slot, proposer_index, parent_root, state_root, body_root }` where
-//!   `parent_root` is the previous block's root (zero at genesis), `state_root` is the execution
-//!   block's state root and `body_root` is the execution block hash (a real body root commits to
-//!   the whole body; this keeps roots unique per execution block and slot).
+//!   `parent_root` is the previous block's root (zero at genesis), `state_root` is the root of the
+//!   block's synthetic post-state (below) and `body_root` is the execution block hash (a real body
+//!   root commits to the whole body; this keeps roots unique per execution block and slot).
+//! - **States.** Each block's post-state is a Fulu-shaped `BeaconState` whose `validators` (the
+//!   devnet keys, active, 32 ETH) and `proposer_lookahead` (EIP-7917: the proposers of the block's
+//!   epoch and the next) are real SSZ values and whose 36 other fields are stand-in roots
+//!   (`slot` and `genesis_time` real, the rest `sha256(tag || field || execution hash)`). Its root
+//!   is the header's `state_root`, so `proposer_lookahead` and `validators[i].pubkey` can be proven
+//!   against a block root exactly as on a real network ([`crate::ssz`]). **Devnet-only endpoint**:
+//!   `GET /based/devnet/v1/states/{block_id}/proof_inputs` serves those values and the field roots
+//!   ([`crate::types::StateProofInputs`]); real clients serve the whole state instead.
+//! - **EIP-4788** (with [`DevBeaconConfig::beacon_roots`]): anvil has no beacon roots contract,
+//!   so the service installs the EIP-4788 code at its address and, for every execution block it
+//!   indexes, writes the parent beacon block root under the block's timestamp in the contract's
+//!   ring buffer (`anvil_setStorageAt`), following the chain in the background. Contracts then read
+//!   the devnet's beacon roots at the real address, as on L1 (a lookahead contest runs unchanged).
+//!   anvil's own `parentBeaconBlockRoot` header field stays zero.
 //! - **Block ids** are a decimal slot, a `0x` root of a block it made, `head`, `genesis`,
 //!   `finalized` or `justified` (anvil's `finalized` block). Anything else is 400; an unknown root
 //!   (e.g. an execution block hash) or an empty slot is 404 `{"code":404,"message":"NOT_FOUND: ..."}`.
@@ -21,6 +35,9 @@
 //!   `KeyGen(sha256(seed || i as u64 little-endian))` (EIP-2333 `KeyGen`), and the proposer of
 //!   slot `s` is validator `s % validator_count`. Proposer duties are served for the current and
 //!   the next epoch only (the current epoch follows the wall clock, or the head if it is ahead).
+//!   Fault injection ([`DevBeacon::set_duty_shift`]): the duties may name the proposer of
+//!   `slot + shift` instead; states and headers keep the true schedule, so a lookahead posted from
+//!   such duties is provably wrong.
 //! - **Blobs.** Read from anvil's lenient blob endpoint by execution block hash; commitments and
 //!   proofs are computed here (cached). `blob_sidecars` (with a zero inclusion proof: devnet-only)
 //!   and `blobs` (`versioned_hashes` filter) are served by block id. With a retention window,
@@ -29,12 +46,20 @@
 //! Served: `GET /eth/v1/beacon/genesis`, `/eth/v1/config/spec`, `/eth/v1/node/syncing`,
 //! `/eth/v1/beacon/headers/{block_id}`, `/eth/v2/beacon/blocks/{block_id}` (minimal body:
 //! `execution_payload.{parent_hash, block_hash, block_number, timestamp}`),
-//! `/eth/v1/beacon/blob_sidecars/{block_id}`, `/eth/v1/beacon/blobs/{block_id}` and
-//! `/eth/v1/validator/duties/proposer/{epoch}`.
+//! `/eth/v1/beacon/blob_sidecars/{block_id}`, `/eth/v1/beacon/blobs/{block_id}`,
+//! `/eth/v1/validator/duties/proposer/{epoch}` and (devnet-only)
+//! `/based/devnet/v1/states/{block_id}/proof_inputs`.
 
-use crate::client::MAX_BLOB_RESPONSE_BYTES;
-use alloy_eips::eip4844::{Blob, kzg_to_versioned_hash};
-use alloy_primitives::{B256, Bytes, hex};
+use crate::{
+    client::MAX_BLOB_RESPONSE_BYTES,
+    ssz::{self, BEACON_STATE_DEPTH, BEACON_STATE_FIELDS, Validator, merkle_branch},
+    types::{StateProofInputs, ValidatorJson},
+};
+use alloy_eips::{
+    eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
+    eip4844::{Blob, kzg_to_versioned_hash},
+};
+use alloy_primitives::{B256, Bytes, U256, hex};
 use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_eth::BlockNumberOrTag;
 use alloy_transport_http::reqwest::{self, Url};
@@ -49,7 +74,10 @@ use std::{
     collections::{BTreeSet, HashMap, VecDeque},
     convert::Infallible,
     net::SocketAddr,
-    sync::{Arc, Mutex as StdMutex},
+    sync::{
+        Arc, Mutex as StdMutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
@@ -60,6 +88,10 @@ const TARGET: &str = "based_beacon::devbeacon";
 const BLOB_CACHE: usize = 256;
 /// Blocks indexed per refresh at most (bounds the latency of one request).
 const MAX_INDEX_PER_REFRESH: u64 = 4096;
+/// Length of the EIP-4788 ring buffer (`HISTORY_BUFFER_LENGTH`).
+pub const BEACON_ROOTS_HISTORY: u64 = 8191;
+/// Follow interval of the background indexer (EIP-4788 writes).
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Configuration of a [`DevBeacon`].
 #[derive(Debug, Clone)]
@@ -78,6 +110,9 @@ pub struct DevBeaconConfig {
     pub blob_retention_slots: Option<u64>,
     /// Serve `blob_sidecars`; `false` answers 410 like clients after Fusaka.
     pub serve_blob_sidecars: bool,
+    /// Install the EIP-4788 contract on anvil and write every block's parent beacon root into it
+    /// (follow mode only; see the module docs).
+    pub beacon_roots: bool,
 }
 
 impl Default for DevBeaconConfig {
@@ -90,6 +125,7 @@ impl Default for DevBeaconConfig {
             validator_seed: B256::from(*b"based devnet validator seed v0\0\0"),
             blob_retention_slots: None,
             serve_blob_sidecars: true,
+            beacon_roots: false,
         }
     }
 }
@@ -207,6 +243,9 @@ struct Shared {
     cfg: DevBeaconConfig,
     genesis_time: u64,
     validators: Vec<[u8; 48]>,
+    states: DevStates,
+    /// Fault injection: duties name the proposer of `slot + duty_shift`.
+    duty_shift: AtomicU64,
     backend: Backend,
     index: Mutex<Index>,
     blob_cache: StdMutex<BlobCache>,
@@ -218,6 +257,8 @@ pub struct DevBeacon {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    /// Background indexer (follow mode with EIP-4788 writes).
+    follower: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for DevBeacon {
@@ -236,6 +277,9 @@ impl DevBeacon {
             .await
             .map_err(|e| DevBeaconError::L1(e.to_string()))?
             .ok_or_else(|| DevBeaconError::L1("no block 0".into()))?;
+        if cfg.beacon_roots {
+            install_beacon_roots(&provider).await.map_err(DevBeaconError::L1)?;
+        }
         let backend = Backend::Follow { provider, blob_base: el_url, http: reqwest::Client::new() };
         let shared = Shared::new(cfg, genesis.header.timestamp, backend, Index::default())?;
         shared.refresh().await;
@@ -249,12 +293,14 @@ impl DevBeacon {
     ) -> Result<Self, DevBeaconError> {
         let mut index = Index { finalized_slot: chain.finalized_slot, ..Index::default() };
         let mut blobs = HashMap::new();
+        let states = DevStates::new(&cfg, chain.genesis_time)?;
         for b in chain.blocks {
             if index.blocks.last().is_some_and(|p| p.slot >= b.slot) {
                 return Err(DevBeaconError::Config("static slots must increase".into()));
             }
             let parent_root = index.blocks.last().map_or(B256::ZERO, |p| p.root);
-            index.push(make_block(&cfg, b.slot, parent_root, B256::ZERO, &b));
+            let state_root = states.root(b.slot, b.hash);
+            index.push(make_block(&cfg, b.slot, parent_root, state_root, &b));
             blobs.insert(b.hash, b.blobs);
         }
         let shared = Shared::new(cfg, chain.genesis_time, Backend::Static { blobs }, index)?;
@@ -266,8 +312,19 @@ impl DevBeacon {
         let addr = listener.local_addr()?;
         let shared = Arc::new(shared);
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
-        info!(target: TARGET, %addr, seconds_per_slot = shared.cfg.seconds_per_slot, genesis_time = shared.genesis_time, "devnet beacon API listening");
-        Ok(Self { addr, shared, task })
+        let follower = (shared.cfg.beacon_roots
+            && matches!(shared.backend, Backend::Follow { .. }))
+        .then(|| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                loop {
+                    shared.refresh().await;
+                    tokio::time::sleep(FOLLOW_INTERVAL).await;
+                }
+            })
+        });
+        info!(target: TARGET, %addr, seconds_per_slot = shared.cfg.seconds_per_slot, genesis_time = shared.genesis_time, beacon_roots = shared.cfg.beacon_roots, "devnet beacon API listening");
+        Ok(Self { addr, shared, task, follower })
     }
 
     /// The listen address.
@@ -298,17 +355,151 @@ impl DevBeacon {
         index.blocks.iter().rev().find(|b| b.el_hash == hash).map(|b| b.slot)
     }
 
+    /// Fault injection (tests): from now on the proposer duties name the proposer of
+    /// `slot + shift` (0 = the truth). Block headers and states keep the true schedule.
+    pub fn set_duty_shift(&self, shift: u64) {
+        self.shared.duty_shift.store(shift, Ordering::SeqCst);
+    }
+
+    /// The proof inputs of the post-state of the block at `slot` (as the devnet-only endpoint
+    /// serves them), if the slot has a block.
+    pub async fn state_inputs(&self, slot: u64) -> Option<StateProofInputs> {
+        self.shared.refresh().await;
+        let index = self.shared.index.lock().await;
+        index.at_slot(slot).map(|b| self.shared.states.inputs(b.slot, b.el_hash))
+    }
+
     /// Stops serving.
     pub async fn stop(mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
+        if let Some(mut follower) = self.follower.take() {
+            follower.abort();
+            let _ = (&mut follower).await;
+        }
     }
 }
 
 impl Drop for DevBeacon {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(follower) = &self.follower {
+            follower.abort();
+        }
     }
+}
+
+/// The devnet's synthetic beacon states (see the module docs).
+#[derive(Debug)]
+struct DevStates {
+    genesis_time: u64,
+    slots_per_epoch: u64,
+    validator_count: u64,
+    validators: Vec<Validator>,
+    /// `hash_tree_root(validators)` (they never change).
+    validators_root: B256,
+}
+
+impl DevStates {
+    fn new(cfg: &DevBeaconConfig, genesis_time: u64) -> Result<Self, DevBeaconError> {
+        let validators = (0..cfg.validator_count)
+            .map(|i| validator_pubkey(cfg.validator_seed, i).map(Validator::active))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| DevBeaconError::Config("validator key derivation failed".into()))?;
+        let validators_root = ssz::validators_root(&validators);
+        Ok(Self {
+            genesis_time,
+            slots_per_epoch: cfg.slots_per_epoch,
+            validator_count: cfg.validator_count,
+            validators,
+            validators_root,
+        })
+    }
+
+    /// `proposer_lookahead` of the post-state of a block at `slot`: the true proposers of its
+    /// epoch and the next.
+    fn lookahead(&self, slot: u64) -> Vec<u64> {
+        let spe = self.slots_per_epoch;
+        let first = slot.checked_div(spe).unwrap_or(0).saturating_mul(spe);
+        (first..first.saturating_add(spe.saturating_mul(2)))
+            .map(|s| proposer_index(s, self.validator_count))
+            .collect()
+    }
+
+    /// The 38 field roots of the post-state of the block at `slot` with execution hash `el_hash`.
+    fn field_roots(&self, slot: u64, el_hash: B256) -> Vec<B256> {
+        use tree_hash::TreeHash;
+        (0..BEACON_STATE_FIELDS)
+            .map(|f| match f {
+                0 => self.genesis_time.tree_hash_root(),
+                2 => slot.tree_hash_root(),
+                ssz::VALIDATORS_FIELD => self.validators_root,
+                ssz::PROPOSER_LOOKAHEAD_FIELD => {
+                    ssz::lookahead_root(&self.lookahead(slot), self.slots_per_epoch)
+                }
+                _ => {
+                    let mut h = Sha256::new();
+                    h.update(b"based devbeacon state field");
+                    h.update([u8::try_from(f).unwrap_or(u8::MAX)]);
+                    h.update(el_hash);
+                    B256::from(<[u8; 32]>::from(h.finalize()))
+                }
+            })
+            .collect()
+    }
+
+    /// The state root.
+    fn root(&self, slot: u64, el_hash: B256) -> B256 {
+        merkle_branch(&self.field_roots(slot, el_hash), BEACON_STATE_DEPTH, 0).0
+    }
+
+    /// What the devnet-only proof endpoint serves.
+    fn inputs(&self, slot: u64, el_hash: B256) -> StateProofInputs {
+        let field_roots = self.field_roots(slot, el_hash);
+        StateProofInputs {
+            slot,
+            state_root: merkle_branch(&field_roots, BEACON_STATE_DEPTH, 0).0,
+            slots_per_epoch: self.slots_per_epoch,
+            field_roots,
+            proposer_lookahead: self.lookahead(slot),
+            validators: self.validators.iter().map(ValidatorJson::from).collect(),
+        }
+    }
+}
+
+/// Installs the EIP-4788 contract's code on anvil (if its address has none).
+async fn install_beacon_roots(provider: &RootProvider) -> Result<(), String> {
+    let code = provider.get_code_at(BEACON_ROOTS_ADDRESS).await.map_err(|e| e.to_string())?;
+    if !code.is_empty() {
+        return Ok(());
+    }
+    let _: serde_json::Value = provider
+        .raw_request("anvil_setCode".into(), (BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE.clone()))
+        .await
+        .map_err(|e| format!("anvil_setCode (EIP-4788 contract): {e}"))?;
+    info!(target: TARGET, address = %BEACON_ROOTS_ADDRESS, "EIP-4788 beacon roots contract installed on the L1");
+    Ok(())
+}
+
+/// Writes `root` as the parent beacon block root of the execution block with `timestamp` into the
+/// EIP-4788 ring buffer (`timestamp % 8191` holds the timestamp, `+ 8191` the root).
+async fn write_beacon_root(
+    provider: &RootProvider,
+    timestamp: u64,
+    root: B256,
+) -> Result<(), String> {
+    let key = timestamp % BEACON_ROOTS_HISTORY;
+    let slots = [
+        (U256::from(key), B256::from(U256::from(timestamp))),
+        (U256::from(key.saturating_add(BEACON_ROOTS_HISTORY)), root),
+    ];
+    for (slot, value) in slots {
+        let _: serde_json::Value = provider
+            .raw_request("anvil_setStorageAt".into(), (BEACON_ROOTS_ADDRESS, slot, value))
+            .await
+            .map_err(|e| format!("anvil_setStorageAt (EIP-4788): {e}"))?;
+    }
+    Ok(())
 }
 
 /// The input key material of devnet validator `index`: `sha256(seed || index as u64 LE)`; its
@@ -340,26 +531,7 @@ pub fn header_root(
     state_root: B256,
     body_root: B256,
 ) -> B256 {
-    let mut leaves = [[0u8; 32]; 8];
-    leaves[0][..8].copy_from_slice(&slot.to_le_bytes());
-    leaves[1][..8].copy_from_slice(&proposer_index.to_le_bytes());
-    leaves[2] = parent_root.0;
-    leaves[3] = state_root.0;
-    leaves[4] = body_root.0;
-    let mut layer: Vec<[u8; 32]> = leaves.to_vec();
-    while layer.len() > 1 {
-        layer = layer
-            .chunks(2)
-            .map(|pair| {
-                let mut h = Sha256::new();
-                for leaf in pair {
-                    h.update(leaf);
-                }
-                h.finalize().into()
-            })
-            .collect();
-    }
-    B256::from(layer.first().copied().unwrap_or_default())
+    ssz::BeaconBlockHeader { slot, proposer_index, parent_root, state_root, body_root }.root()
 }
 
 fn make_block(
@@ -512,14 +684,14 @@ impl Shared {
                 "seconds_per_slot, slots_per_epoch and validator_count must be positive".into(),
             ));
         }
-        let validators = (0..cfg.validator_count)
-            .map(|i| validator_pubkey(cfg.validator_seed, i))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| DevBeaconError::Config("validator key derivation failed".into()))?;
+        let states = DevStates::new(&cfg, genesis_time)?;
+        let validators = states.validators.iter().map(|v| v.pubkey).collect();
         Ok(Self {
             cfg,
             genesis_time,
             validators,
+            states,
+            duty_shift: AtomicU64::new(0),
             backend,
             index: Mutex::new(index),
             blob_cache: StdMutex::new((HashMap::new(), VecDeque::new())),
@@ -577,6 +749,9 @@ impl Shared {
                 header.timestamp.saturating_sub(self.genesis_time) / self.cfg.seconds_per_slot;
             let slot = parent.map_or(0, |p| timestamp_slot.max(p.slot.saturating_add(1)));
             let parent_root = parent.map_or(B256::ZERO, |p| p.root);
+            if self.cfg.beacon_roots && parent.is_some() {
+                write_beacon_root(provider, header.timestamp, parent_root).await?;
+            }
             let el = StaticBlock {
                 slot,
                 number: header.number,
@@ -585,7 +760,8 @@ impl Shared {
                 timestamp: header.timestamp,
                 blobs: Vec::new(),
             };
-            index.push(make_block(&self.cfg, slot, parent_root, header.state_root, &el));
+            let state_root = self.states.root(slot, header.hash);
+            index.push(make_block(&self.cfg, slot, parent_root, state_root, &el));
             next = next.saturating_add(1);
         }
         if let Ok(Some(finalized)) = provider.get_block_by_number(BlockNumberOrTag::Finalized).await
@@ -679,6 +855,16 @@ impl Shared {
             ["eth", "v1", "validator", "duties", "proposer", epoch] => {
                 self.hit("duties");
                 self.duties(epoch).await
+            }
+            ["based", "devnet", "v1", "states", id, "proof_inputs"] => {
+                self.hit("proof_inputs");
+                match self.resolve(id).await {
+                    Err(answer) => answer,
+                    Ok(None) => not_found(format!("beacon block {id}")),
+                    Ok(Some((b, _, _))) => {
+                        (StatusCode::OK, json!({ "data": self.states.inputs(b.slot, b.el_hash) }))
+                    }
+                }
             }
             _ => not_found(format!("route {path}")),
         };
@@ -950,7 +1136,8 @@ impl Shared {
             .map_or(B256::ZERO, |b| b.root);
         let data: Vec<Value> = (start..start.saturating_add(spe))
             .map(|slot| {
-                let v = proposer_index(slot, self.cfg.validator_count);
+                let shift = self.duty_shift.load(Ordering::SeqCst);
+                let v = proposer_index(slot.saturating_add(shift), self.cfg.validator_count);
                 let pubkey = usize::try_from(v).ok().and_then(|i| self.validators.get(i));
                 json!({
                     "pubkey": hex_bytes(pubkey.map_or(&[0u8; 48][..], |p| &p[..])),
@@ -996,6 +1183,50 @@ async fn fetch_el_blobs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The devnet state's served inputs rebuild its root with the independent `StateProver`, and
+    /// their branches prove the true proposer of every slot of the next epoch and its key.
+    #[test]
+    fn dev_states_are_provable() {
+        let cfg = DevBeaconConfig { slots_per_epoch: 4, validator_count: 16, ..Default::default() };
+        let states = DevStates::new(&cfg, 1_000).unwrap();
+        let el = B256::repeat_byte(7);
+        for slot in [0u64, 5, 13] {
+            let inputs = states.inputs(slot, el);
+            assert_eq!(inputs.state_root, states.root(slot, el));
+            assert_ne!(states.root(slot, el), states.root(slot, B256::repeat_byte(8)));
+            let validators: Vec<Validator> =
+                inputs.validators.iter().map(|v| Validator::try_from(v).unwrap()).collect();
+            let prover = ssz::StateProver::new(
+                inputs.field_roots.clone(),
+                4,
+                inputs.proposer_lookahead.clone(),
+                validators,
+            )
+            .unwrap();
+            assert_eq!(prover.state_root(), inputs.state_root);
+            let first = slot / 4 * 4;
+            for position in 0..8u64 {
+                let proof = prover.lookahead_proof(position).unwrap();
+                assert_eq!(proof.validator_index, proposer_index(first + position, 16));
+                assert!(ssz::verify_branch(
+                    inputs.state_root,
+                    proof.chunk,
+                    ssz::proposer_lookahead_gindex(4, position),
+                    &proof.branch
+                ));
+                let key = prover.pubkey_proof(proof.validator_index).unwrap();
+                assert_eq!(
+                    Some(key.pubkey),
+                    validator_pubkey(cfg.validator_seed, proof.validator_index)
+                );
+            }
+        }
+        // The JSON form round-trips.
+        let inputs = states.inputs(3, el);
+        let json = serde_json::to_string(&inputs).unwrap();
+        assert_eq!(serde_json::from_str::<StateProofInputs>(&json).unwrap(), inputs);
+    }
 
     #[test]
     fn block_ids() {

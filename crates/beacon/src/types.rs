@@ -138,3 +138,138 @@ pub struct ProposerDuty {
     #[serde(with = "quoted_u64")]
     pub slot: u64,
 }
+
+/// A full beacon block header message (`GET /eth/v1/beacon/headers/{block_id}` →
+/// `data.header.message`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FullHeaderMessage {
+    /// The slot.
+    #[serde(with = "quoted_u64")]
+    pub slot: u64,
+    /// The proposer's validator index.
+    #[serde(with = "quoted_u64")]
+    pub proposer_index: u64,
+    /// The parent block root.
+    pub parent_root: B256,
+    /// The post-state root.
+    pub state_root: B256,
+    /// The body root.
+    pub body_root: B256,
+}
+
+/// `GET /eth/v1/beacon/headers/{block_id}` → `data`, every header field read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FullHeaderData {
+    /// The beacon block root.
+    pub root: B256,
+    /// The signed header.
+    pub header: FullSignedHeader,
+}
+
+/// A signed header with its full message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FullSignedHeader {
+    /// The header.
+    pub message: FullHeaderMessage,
+}
+
+/// `GET /eth/v2/beacon/blocks/{block_id}` → `data.message`, read for a block's parent root and its
+/// execution payload's timestamp (the EIP-4788 key of its parent's root).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChildBlock {
+    /// The block.
+    pub message: ChildBlockMessage,
+}
+
+/// See [`ChildBlock`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChildBlockMessage {
+    /// The slot.
+    #[serde(with = "quoted_u64")]
+    pub slot: u64,
+    /// The parent block root.
+    pub parent_root: B256,
+    /// The body.
+    pub body: ChildBlockBody,
+}
+
+/// See [`ChildBlock`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChildBlockBody {
+    /// The execution payload.
+    pub execution_payload: ChildPayload,
+}
+
+/// See [`ChildBlock`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChildPayload {
+    /// The execution block's timestamp.
+    #[serde(with = "quoted_u64")]
+    pub timestamp: u64,
+}
+
+/// One validator record as the beacon API writes it (`.../validators` → `data[].validator`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct ValidatorJson {
+    /// Compressed BLS key (48 bytes).
+    pub pubkey: Bytes,
+    /// Withdrawal credentials.
+    pub withdrawal_credentials: B256,
+    /// Effective balance (gwei).
+    #[serde(with = "quoted_u64")]
+    pub effective_balance: u64,
+    /// Slashed.
+    pub slashed: bool,
+    /// Activation eligibility epoch.
+    #[serde(with = "quoted_u64")]
+    pub activation_eligibility_epoch: u64,
+    /// Activation epoch.
+    #[serde(with = "quoted_u64")]
+    pub activation_epoch: u64,
+    /// Exit epoch.
+    #[serde(with = "quoted_u64")]
+    pub exit_epoch: u64,
+    /// Withdrawable epoch.
+    #[serde(with = "quoted_u64")]
+    pub withdrawable_epoch: u64,
+}
+
+/// **Devnet-only**: `GET /based/devnet/v1/states/{block_id}/proof_inputs` → `data`: the parts of a
+/// block's post-state a lookahead contest proves (`validators`, `proposer_lookahead`) and the roots
+/// of its other fields ([`crate::ssz::StateProver`] rebuilds the state root from them, so the answer
+/// is checked against the header's `state_root`, never trusted). Real consensus clients serve the
+/// whole state instead (`GET /eth/v2/debug/beacon/states/{state_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct StateProofInputs {
+    /// The state's slot.
+    #[serde(with = "quoted_u64")]
+    pub slot: u64,
+    /// Its root.
+    pub state_root: B256,
+    /// `SLOTS_PER_EPOCH`.
+    #[serde(with = "quoted_u64")]
+    pub slots_per_epoch: u64,
+    /// The 38 field roots (those of `validators` and `proposer_lookahead` included).
+    pub field_roots: Vec<B256>,
+    /// `proposer_lookahead` (the state's epoch, then the next).
+    #[serde(with = "quoted_u64_vec")]
+    pub proposer_lookahead: Vec<u64>,
+    /// `validators`.
+    pub validators: Vec<ValidatorJson>,
+}
+
+/// Serde for `Vec<u64>` as decimal strings.
+pub mod quoted_u64_vec {
+    use super::*;
+
+    /// Writes the values as decimal strings.
+    pub fn serialize<S: Serializer>(values: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values.iter().map(u64::to_string))
+    }
+
+    /// Reads decimal strings.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let raw = Vec::<String>::deserialize(d)?;
+        raw.iter().map(|s| s.parse().map_err(serde::de::Error::custom)).collect()
+    }
+}

@@ -20,6 +20,9 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolConstructor, SolEvent, sol};
 
 #[allow(missing_docs, unreachable_pub, clippy::all)]
+#[cfg(feature = "client")]
+pub mod client;
+
 mod bindings {
     alloy_sol_types::sol!(
         #[derive(Debug, PartialEq, Eq)]

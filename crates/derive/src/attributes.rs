@@ -1,7 +1,15 @@
 //! Stage 5: block attributes — turns an accepted manifest (or a forced-inclusion carrier) into a
-//! [`DerivedBlock`], draining due deposits and forced transactions from the state.
+//! [`DerivedBlock`], taking due deposits and forced transactions off the queues (reading the
+//! entries, advancing the state's cursors).
 
-use crate::{config::DeriveConfig, error::DeriveError, input::L1BlockRef, state::DerivationState};
+use crate::{
+    config::DeriveConfig,
+    error::DeriveError,
+    input::L1BlockRef,
+    queue::QueueReader,
+    state::{DerivationState, PendingForcedTx},
+    traits::QueueProvider,
+};
 use alloy_eips::eip4895::Withdrawal;
 use alloy_primitives::{Address, B256, Bytes};
 use based_primitives::L1Anchor;
@@ -58,17 +66,26 @@ pub(crate) struct BlockTemplate {
     pub(crate) origin: L1Origin,
 }
 
-/// Number of forced transactions at the front of the queue that are due in L1 block `l1`.
-pub(crate) fn due_forced_count(
+/// The forced transactions at the front of the queue that are due in L1 block `l1` (protocol
+/// §6.3: due ones form a prefix, ids and queueing blocks increase together), in id order. Reads
+/// every due entry and the first one not due, if any.
+pub(crate) fn due_forced<Q: QueueProvider + ?Sized>(
     cfg: &DeriveConfig,
     state: &DerivationState,
     l1: &L1BlockRef,
-) -> usize {
-    state
-        .pending_forced
-        .iter()
-        .take_while(|f| f.l1_block.saturating_add(cfg.forced_inclusion_window) <= l1.number)
-        .count()
+    queues: &QueueReader<'_, Q>,
+) -> Result<Vec<PendingForcedTx>, DeriveError> {
+    let mut due = Vec::new();
+    let mut last_block = None;
+    for id in state.pending_forced_ids() {
+        let f = queues.forced(id, last_block)?;
+        if f.l1_block.saturating_add(cfg.forced_inclusion_window) > l1.number {
+            break;
+        }
+        last_block = Some(f.l1_block);
+        due.push(f);
+    }
+    Ok(due)
 }
 
 /// Template of the carrier block derived when a proposal yields no valid block but forced
@@ -104,25 +121,35 @@ pub(crate) fn carrier_template(
     })
 }
 
-/// Seals `template` as the next L2 block: prepends the first `forced` queued forced transactions
-/// and then `promised`, credits up to `max_deposits_per_block` deposits from L1 blocks `<= anchor`, advances the L2 head.
-pub(crate) fn build_block(
+/// Seals `template` as the next L2 block: prepends `forced` (the due forced transactions, the
+/// front of the queue) and then `promised`, credits up to `max_deposits_per_block` deposits from
+/// L1 blocks `<= anchor`, advances the queue cursors and the L2 head.
+pub(crate) fn build_block<Q: QueueProvider + ?Sized>(
     cfg: &DeriveConfig,
     state: &mut DerivationState,
     template: BlockTemplate,
-    forced: usize,
+    forced: Vec<PendingForcedTx>,
     promised: Vec<Bytes>,
+    queues: &QueueReader<'_, Q>,
 ) -> Result<DerivedBlock, DeriveError> {
     let number =
         state.l2_head.number.checked_add(1).ok_or(DeriveError::Overflow("L2 block number"))?;
 
-    let forced = forced.min(state.pending_forced.len());
     let promised_count = promised.len();
     let mut transactions = Vec::with_capacity(
-        forced.saturating_add(promised_count).saturating_add(template.transactions.len()),
+        forced.len().saturating_add(promised_count).saturating_add(template.transactions.len()),
     );
-    let mut forced_inclusion_ids = Vec::with_capacity(forced);
-    for f in state.pending_forced.drain(..forced) {
+    let mut forced_inclusion_ids = Vec::with_capacity(forced.len());
+    for f in forced {
+        if f.id != state.first_pending_forced || f.id >= state.next_forced_id {
+            return Err(DeriveError::QueueEntry {
+                kind: "forced",
+                id: f.id,
+                reason: "not the front of the queue",
+            });
+        }
+        state.first_pending_forced =
+            f.id.checked_add(1).ok_or(DeriveError::Overflow("forced id"))?;
         forced_inclusion_ids.push(f.id);
         transactions.push(f.tx);
     }
@@ -130,22 +157,26 @@ pub(crate) fn build_block(
     transactions.extend(template.transactions);
 
     let anchor = template.anchor;
-    let n_deposits = state
-        .pending_deposits
-        .iter()
-        .take(cfg.max_deposits_per_block)
-        .take_while(|d| d.l1_block <= anchor.number)
-        .count();
-    let deposits = state
-        .pending_deposits
-        .drain(..n_deposits)
-        .map(|d| Withdrawal {
+    let mut deposits = Vec::new();
+    let mut last_block = None;
+    for id in state.pending_deposit_ids() {
+        if deposits.len() >= cfg.max_deposits_per_block {
+            break;
+        }
+        let d = queues.deposit(id, last_block)?;
+        if d.l1_block > anchor.number {
+            break;
+        }
+        last_block = Some(d.l1_block);
+        deposits.push(Withdrawal {
             index: d.id,
             validator_index: 0,
             address: d.to,
             amount: d.amount_gwei,
-        })
-        .collect();
+        });
+        state.first_pending_deposit =
+            id.checked_add(1).ok_or(DeriveError::Overflow("deposit id"))?;
+    }
 
     state.l2_head.number = number;
     state.l2_head.timestamp = template.timestamp;

@@ -29,6 +29,17 @@ pub enum BlobProviderError {
     Fatal(String),
 }
 
+/// Error returned by a [`crate::QueueProvider`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueProviderError {
+    /// The entry cannot be read now (storage I/O); the derivation of this L1 block is retried.
+    #[error("queue entry unavailable: {0}")]
+    Unavailable(String),
+    /// The stored entry is unreadable (corrupt storage).
+    #[error("queue entry corrupt: {0}")]
+    Corrupt(String),
+}
+
 /// A derivation error. See [`DeriveError::severity`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeriveError {
@@ -93,7 +104,8 @@ pub enum DeriveError {
         /// Decoder message.
         reason: String,
     },
-    /// The blob provider returned a number of blobs different from the number requested.
+    /// The blob provider returned a number of blobs different from the number requested: a blob
+    /// source fault (temporary: refetched), not a batch rule.
     #[error("proposal {proposal_id}: provider returned {got} blobs, expected {expected}")]
     BlobCountMismatch {
         /// Proposal id.
@@ -102,6 +114,29 @@ pub enum DeriveError {
         expected: usize,
         /// Returned.
         got: usize,
+    },
+    /// Reading a queued deposit or forced transaction failed (severity follows the provider
+    /// error).
+    #[error("{kind} queue entry {id}: {source}")]
+    Queue {
+        /// `"deposit"` or `"forced"`.
+        kind: &'static str,
+        /// Entry id.
+        id: u64,
+        /// Provider error.
+        #[source]
+        source: QueueProviderError,
+    },
+    /// A queued entry the state counts as pending is not stored (or is stored under another id,
+    /// or out of L1 order): the node's storage lost or mixed up queue entries.
+    #[error("{kind} queue entry {id}: {reason}")]
+    QueueEntry {
+        /// `"deposit"` or `"forced"`.
+        kind: &'static str,
+        /// Entry id.
+        id: u64,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// An L2 block number or L1 block number overflowed u64.
     #[error("numeric overflow: {0}")]
@@ -117,12 +152,17 @@ impl DeriveError {
         match self {
             Self::NotNextBlock { .. } | Self::ParentHashMismatch { .. } => Severity::Reset,
             Self::Blob { source: BlobProviderError::Unavailable(..), .. }
-            | Self::BlobSource { .. } => Severity::Temporary,
-            Self::Blob { source: BlobProviderError::Fatal(_), .. }
+            | Self::BlobSource { .. }
+            // A blob count that differs from the proposal's hashes cannot be on L1: the source is
+            // wrong, so refetch (spec §3.6 and §5), never halt.
             | Self::BlobCountMismatch { .. }
+            | Self::Queue { source: QueueProviderError::Unavailable(_), .. } => Severity::Temporary,
+            Self::Blob { source: BlobProviderError::Fatal(_), .. }
             | Self::L1TimestampDecreasing { .. }
             | Self::EventIdGap { .. }
             | Self::InvalidDepositAmount { .. }
+            | Self::Queue { source: QueueProviderError::Corrupt(_), .. }
+            | Self::QueueEntry { .. }
             | Self::Overflow(_)
             | Self::InvalidConfig(_) => Severity::Critical,
         }
@@ -131,5 +171,20 @@ impl DeriveError {
     /// Shorthand for `severity() == Severity::Temporary`.
     pub const fn is_temporary(&self) -> bool {
         matches!(self.severity(), Severity::Temporary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blob source faults (spec §3.6) are refetched, never a reason to halt or skip.
+    #[test]
+    fn blob_source_faults_are_temporary() {
+        let count = DeriveError::BlobCountMismatch { proposal_id: 1, expected: 2, got: 1 };
+        assert_eq!(count.severity(), Severity::Temporary);
+        let source = DeriveError::BlobSource { proposal_id: 1, reason: "bad proof".into() };
+        assert_eq!(source.severity(), Severity::Temporary);
+        assert_eq!(DeriveError::Overflow("x").severity(), Severity::Critical);
     }
 }

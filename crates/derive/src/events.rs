@@ -24,12 +24,13 @@ pub fn accept_proposal(state: &mut DerivationState, ev: &ProposedEvent) -> Resul
     next_id(&mut state.next_proposal_id, ev.id, "Proposed")
 }
 
-/// Queues a deposit emitted by L1 block `l1`.
+/// Queues a deposit emitted by L1 block `l1`: advances the state's next deposit id and returns the
+/// entry to store (protocol §6.2).
 pub fn queue_deposit(
     state: &mut DerivationState,
     l1: &L1BlockRef,
     ev: &DepositedEvent,
-) -> Result<(), DeriveError> {
+) -> Result<PendingDeposit, DeriveError> {
     let (gwei, rem) = ev.amount.div_rem(GWEI);
     if !rem.is_zero() {
         return Err(DeriveError::InvalidDepositAmount { id: ev.id });
@@ -37,28 +38,18 @@ pub fn queue_deposit(
     let amount_gwei =
         u64::try_from(gwei).map_err(|_| DeriveError::InvalidDepositAmount { id: ev.id })?;
     next_id(&mut state.next_deposit_id, ev.id, "Deposited")?;
-    state.pending_deposits.push(PendingDeposit {
-        id: ev.id,
-        l1_block: l1.number,
-        to: ev.to,
-        amount_gwei,
-    });
-    Ok(())
+    Ok(PendingDeposit { id: ev.id, l1_block: l1.number, to: ev.to, amount_gwei })
 }
 
-/// Queues a forced-inclusion transaction emitted by L1 block `l1`.
+/// Queues a forced-inclusion transaction emitted by L1 block `l1`: advances the state's next
+/// forced id and returns the entry to store (protocol §6.3).
 pub fn queue_forced(
     state: &mut DerivationState,
     l1: &L1BlockRef,
     ev: &ForcedInclusionQueuedEvent,
-) -> Result<(), DeriveError> {
+) -> Result<PendingForcedTx, DeriveError> {
     next_id(&mut state.next_forced_id, ev.id, "ForcedInclusionQueued")?;
-    state.pending_forced.push(PendingForcedTx {
-        id: ev.id,
-        l1_block: l1.number,
-        tx: ev.signed_tx.clone(),
-    });
-    Ok(())
+    Ok(PendingForcedTx { id: ev.id, l1_block: l1.number, tx: ev.signed_tx.clone() })
 }
 
 #[cfg(test)]
@@ -82,11 +73,11 @@ mod tests {
     #[test]
     fn deposits_queue_in_id_order_with_gwei_amounts() {
         let (mut s, l1) = setup();
-        queue_deposit(&mut s, &l1, &dep(0, U256::from(3_000_000_000u64))).unwrap();
-        queue_deposit(&mut s, &l1, &dep(1, U256::from(1_000_000_000u64))).unwrap();
+        let a = queue_deposit(&mut s, &l1, &dep(0, U256::from(3_000_000_000u64))).unwrap();
+        let b = queue_deposit(&mut s, &l1, &dep(1, U256::from(1_000_000_000u64))).unwrap();
         assert_eq!(s.next_deposit_id, 2);
-        let amounts: Vec<_> =
-            s.pending_deposits.iter().map(|d| (d.id, d.l1_block, d.amount_gwei)).collect();
+        assert_eq!(s.pending_deposit_ids(), 0..2);
+        let amounts: Vec<_> = [a, b].iter().map(|d| (d.id, d.l1_block, d.amount_gwei)).collect();
         assert_eq!(amounts, vec![(0, 1, 3), (1, 1, 1)]);
     }
 
@@ -96,7 +87,7 @@ mod tests {
         let e = queue_deposit(&mut s, &l1, &dep(1, GWEI)).unwrap_err();
         assert_eq!(e, DeriveError::EventIdGap { kind: "Deposited", expected: 0, got: 1 });
         assert_eq!(e.severity(), Severity::Critical);
-        assert!(s.pending_deposits.is_empty());
+        assert!(s.pending_deposit_ids().is_empty());
     }
 
     #[test]
@@ -107,8 +98,7 @@ mod tests {
         let too_big = U256::from(u64::MAX) * GWEI + GWEI;
         assert!(queue_deposit(&mut s, &l1, &dep(0, too_big)).is_err());
         let max = U256::from(u64::MAX) * GWEI;
-        queue_deposit(&mut s, &l1, &dep(0, max)).unwrap();
-        assert_eq!(s.pending_deposits[0].amount_gwei, u64::MAX);
+        assert_eq!(queue_deposit(&mut s, &l1, &dep(0, max)).unwrap().amount_gwei, u64::MAX);
     }
 
     #[test]
@@ -121,8 +111,9 @@ mod tests {
         };
         queue_forced(&mut s, &l1, &f(0)).unwrap();
         assert!(queue_forced(&mut s, &l1, &f(0)).is_err(), "duplicate");
-        queue_forced(&mut s, &l1, &f(1)).unwrap();
-        assert_eq!(s.pending_forced.len(), 2);
+        let entry = queue_forced(&mut s, &l1, &f(1)).unwrap();
+        assert_eq!((entry.id, entry.l1_block), (1, 1));
+        assert_eq!(s.pending_forced_ids(), 0..2);
 
         let p = |id| ProposedEvent { id, blob_hashes: vec![B256::ZERO], ..Default::default() };
         accept_proposal(&mut s, &p(0)).unwrap();

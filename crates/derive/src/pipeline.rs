@@ -7,8 +7,9 @@ use crate::{
     error::DeriveError,
     events,
     input::{InboxEvent, L1BlockInput, L1BlockRef, ProposedEvent},
+    queue::{MemoryQueues, QueueReader, QueuedEntries},
     state::{DerivationState, L1Head},
-    traits::{BatchDecoder, BlobProvider},
+    traits::{BatchDecoder, BlobProvider, QueueProvider},
     traversal,
     validate::{self, ManifestInvalid},
 };
@@ -44,25 +45,44 @@ pub struct Skipped {
 /// Result of deriving one L1 block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeriveOutput {
-    /// State after the L1 block; persist it keyed by the L1 block.
+    /// State after the L1 block; persist it keyed by the L1 block (number and hash).
     pub state: DerivationState,
     /// L2 blocks derived from the L1 block, in order (possibly none).
     pub blocks: Vec<DerivedBlock>,
     /// Skipped data, in derivation order.
     pub skipped: Vec<Skipped>,
+    /// Deposits and forced transactions the L1 block queued: persist them (keyed by id, with the
+    /// state) so that the [`QueueProvider`] of later L1 blocks returns them.
+    pub queued: QueuedEntries,
 }
 
-/// Derives the L2 blocks of one L1 block (protocol §7). Pure: the result depends only on the
-/// arguments; `state` is not modified (on error the caller still holds the previous state).
-///
-/// Errors carry a [`crate::Severity`]: `Temporary` — retry the same call later; `Reset` — `input`
-/// does not extend `state` (reload the state stored at the fork point); `Critical` — stop.
+/// [`derive_l1_block_with`] without stored queue entries: for inputs whose derivation never reads
+/// an entry queued by an earlier L1 block (e.g. benchmarks without deposits or forced
+/// transactions). Reading one is a critical [`DeriveError::QueueEntry`] error.
 pub fn derive_l1_block<B: BlobProvider, D: BatchDecoder>(
     cfg: &DeriveConfig,
     state: &DerivationState,
     input: &L1BlockInput,
     blobs: &B,
     decoder: &D,
+) -> Result<DeriveOutput, DeriveError> {
+    derive_l1_block_with(cfg, state, input, blobs, decoder, &MemoryQueues::new())
+}
+
+/// Derives the L2 blocks of one L1 block (protocol §7). Pure: the result depends only on the
+/// arguments; `state` is not modified (on error the caller still holds the previous state).
+/// `queues` returns the deposits and forced transactions earlier L1 blocks queued (their
+/// [`DeriveOutput::queued`]) that `state` counts as pending.
+///
+/// Errors carry a [`crate::Severity`]: `Temporary` — retry the same call later; `Reset` — `input`
+/// does not extend `state` (reload the state stored at the fork point); `Critical` — stop.
+pub fn derive_l1_block_with<B: BlobProvider, D: BatchDecoder, Q: QueueProvider + ?Sized>(
+    cfg: &DeriveConfig,
+    state: &DerivationState,
+    input: &L1BlockInput,
+    blobs: &B,
+    decoder: &D,
+    queues: &Q,
 ) -> Result<DeriveOutput, DeriveError> {
     cfg.validate().map_err(DeriveError::InvalidConfig)?;
     let l1 = &input.block;
@@ -71,13 +91,25 @@ pub fn derive_l1_block<B: BlobProvider, D: BatchDecoder>(
     let mut next = state.clone();
     let mut blocks = Vec::new();
     let mut skipped = Vec::new();
+    let mut queued = QueuedEntries::default();
     for event in &input.events {
         match event {
-            InboxEvent::Deposited(ev) => events::queue_deposit(&mut next, l1, ev)?,
-            InboxEvent::ForcedInclusionQueued(ev) => events::queue_forced(&mut next, l1, ev)?,
+            InboxEvent::Deposited(ev) => {
+                queued.deposits.push(events::queue_deposit(&mut next, l1, ev)?);
+            }
+            InboxEvent::ForcedInclusionQueued(ev) => {
+                queued.forced.push(events::queue_forced(&mut next, l1, ev)?);
+            }
             InboxEvent::Proposed(ev) => {
                 events::accept_proposal(&mut next, ev)?;
-                derive_proposal(cfg, &mut next, l1, ev, blobs, decoder, &mut blocks, &mut skipped)?;
+                let reader = QueueReader {
+                    base: queues,
+                    fresh: &queued,
+                    first_fresh_deposit: state.next_deposit_id(),
+                    first_fresh_forced: state.next_forced_id(),
+                };
+                let out = (&mut blocks, &mut skipped);
+                derive_proposal(cfg, &mut next, l1, ev, blobs, decoder, &reader, out)?;
             }
         }
     }
@@ -94,26 +126,26 @@ pub fn derive_l1_block<B: BlobProvider, D: BatchDecoder>(
         l2_head = next.l2_head().number,
         "derived L1 block"
     );
-    Ok(DeriveOutput { state: next, blocks, skipped })
+    Ok(DeriveOutput { state: next, blocks, skipped, queued })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn derive_proposal<B: BlobProvider, D: BatchDecoder>(
+fn derive_proposal<B: BlobProvider, D: BatchDecoder, Q: QueueProvider + ?Sized>(
     cfg: &DeriveConfig,
     state: &mut DerivationState,
     l1: &L1BlockRef,
     proposal: &ProposedEvent,
     blobs: &B,
     decoder: &D,
-    blocks: &mut Vec<DerivedBlock>,
-    skipped: &mut Vec<Skipped>,
+    queues: &QueueReader<'_, Q>,
+    (blocks, skipped): (&mut Vec<DerivedBlock>, &mut Vec<Skipped>),
 ) -> Result<(), DeriveError> {
     let mut skip = |reason: SkipReason| {
         warn!(target: TARGET, proposal_id = proposal.id, l1_number = l1.number, %reason, "skipping");
         skipped.push(Skipped { proposal_id: proposal.id, reason });
     };
     // Forced transactions due at this inclusion block go in front of the proposal's first block.
-    let mut forced_due = attributes::due_forced_count(cfg, state, l1);
+    let mut forced_due = attributes::due_forced(cfg, state, l1, queues)?;
     // Promised transactions follow the forced ones in the same (first) block, whatever the blobs hold.
     let mut promised = proposal.promised.clone();
     let mut derived_any = false;
@@ -144,25 +176,25 @@ fn derive_proposal<B: BlobProvider, D: BatchDecoder>(
                     cfg,
                     state,
                     template,
-                    forced_due,
+                    std::mem::take(&mut forced_due),
                     std::mem::take(&mut promised),
+                    queues,
                 )?);
-                forced_due = 0;
                 derived_any = true;
             }
         }
     }
 
-    if !derived_any && (forced_due > 0 || !promised.is_empty()) {
+    if !derived_any && (!forced_due.is_empty() || !promised.is_empty()) {
         let template = attributes::carrier_template(state, l1, proposal.id, proposal.proposer)?;
         debug!(
             target: TARGET,
             proposal_id = proposal.id,
-            forced = forced_due,
+            forced = forced_due.len(),
             promised = promised.len(),
             "deriving carrier block"
         );
-        blocks.push(attributes::build_block(cfg, state, template, forced_due, promised)?);
+        blocks.push(attributes::build_block(cfg, state, template, forced_due, promised, queues)?);
     }
     Ok(())
 }
@@ -175,6 +207,7 @@ mod tests {
         decoder::BlobCodecDecoder,
         test_utils::{MemoryBlobs, TestL1},
     };
+    use crate::{PendingForcedTx, QueueProvider};
     use alloy_eips::eip4844::Blob;
     use alloy_primitives::{Address, B256, Bytes};
     use based_primitives::{Batch, BlockManifest, L1Anchor, test_utils::BatchGenerator};
@@ -187,6 +220,8 @@ mod tests {
     struct Harness {
         l1: TestL1,
         state: DerivationState,
+        /// The queue entries of every derived L1 block (what the node stores by id).
+        queues: MemoryQueues,
         cfg: DeriveConfig,
         /// States after each L1 block, by number (what the node persists).
         history: Vec<DerivationState>,
@@ -201,18 +236,20 @@ mod tests {
                 history: vec![state.clone()],
                 l1,
                 state,
+                queues: MemoryQueues::new(),
                 cfg: DeriveConfig::devnet(CHAIN),
                 txs: BatchGenerator::new(7, CHAIN),
             }
         }
 
         fn derive(&self, input: &L1BlockInput) -> Result<DeriveOutput, DeriveError> {
-            derive_l1_block(
+            derive_l1_block_with(
                 &self.cfg,
                 &self.state,
                 input,
                 &self.l1.blobs,
                 &BlobCodecDecoder::trusting(),
+                &self.queues,
             )
         }
 
@@ -222,6 +259,7 @@ mod tests {
             let input = self.l1.next_block(events);
             let out = self.derive(&input).unwrap();
             self.state = out.state.clone();
+            self.queues.insert(&out.queued);
             self.history.push(out.state.clone());
             out
         }
@@ -405,7 +443,9 @@ mod tests {
         }
         let err = derive_l1_block(&h.cfg, &h.state, &input, &Short, &BlobCodecDecoder::trusting())
             .unwrap_err();
-        assert_eq!(err.severity(), Severity::Critical);
+        // A short answer is the source's fault too (spec §3.6): refetched, never a halt.
+        assert!(matches!(err, DeriveError::BlobCountMismatch { .. }));
+        assert_eq!(err.severity(), Severity::Temporary);
         let _ = DecodeFailure::Source(String::new());
     }
 
@@ -445,7 +485,7 @@ mod tests {
                 vec![(2, 0, to, 7)],
             ]
         );
-        assert!(out.state.pending_deposits().is_empty());
+        assert!(out.state.pending_deposit_ids().is_empty());
     }
 
     #[test]
@@ -495,14 +535,14 @@ mod tests {
         assert_eq!(out.blocks[0].transactions, expected);
         assert!(out.blocks[1].forced_inclusion_ids.is_empty());
         assert_eq!(out.blocks[1].transactions, b.transactions);
-        assert_eq!(out.state.pending_forced().len(), 1);
+        assert_eq!(out.state.pending_forced_ids(), 2..3);
 
         // A second proposal in the same block finds nothing more due (id 2 is due at 37).
         h.empty_blocks(3); // head 36
         let m = h.manifest(1, 0);
         let out = h.step(|h| vec![h.propose(vec![m])]); // block 37
         assert_eq!(out.blocks[0].forced_inclusion_ids, vec![2]);
-        assert!(out.state.pending_forced().is_empty());
+        assert!(out.state.pending_forced_ids().is_empty());
     }
 
     #[test]
@@ -683,6 +723,53 @@ mod tests {
         assert_eq!(out.state.l1_head().hash, alt4.block.hash);
     }
 
+    #[test]
+    fn queue_entries_are_queued_once_and_a_reorg_rewrites_them() {
+        let mut h = Harness::new();
+        let (a, b) = (h.txs.next_tx(), h.txs.next_tx());
+        let to = Address::repeat_byte(0x11);
+        let out = h.step(|h| vec![h.l1.deposit(to, 5), h.l1.force(a.clone())]); // block 1
+        assert_eq!(out.queued.deposits.len(), 1);
+        assert_eq!(out.queued.forced, vec![PendingForcedTx { id: 0, l1_block: 1, tx: a }]);
+        assert_eq!(out.state.pending_forced_ids(), 0..1);
+        let out = h.step(|_| vec![]);
+        assert!(out.queued.is_empty(), "an L1 block without events queues nothing");
+
+        // Block 1 is reorged out: its replacement queues another transaction under id 0.
+        h.l1.fork_at(0, 1);
+        h.l1.next_ids = (0, 0, 0);
+        h.state = h.history[0].clone();
+        h.history.truncate(1);
+        h.step(|h| vec![h.l1.force(b.clone())]); // block 1'
+        assert_eq!(h.queues.forced_tx(0).unwrap().map(|f| f.tx), Some(b.clone()));
+        h.empty_blocks(31);
+        // Block 33': the forced transaction of the new branch is included, the deposit is gone.
+        let m = h.manifest(1, 0);
+        let out = h.step(|h| vec![h.propose(vec![m])]);
+        assert_eq!(out.blocks[0].forced_inclusion_ids, vec![0]);
+        assert_eq!(out.blocks[0].transactions, vec![b]);
+        assert!(out.blocks[0].deposits.is_empty());
+        assert!(out.state.pending_forced_ids().is_empty());
+        assert!(out.queued.is_empty());
+    }
+
+    #[test]
+    fn a_pending_entry_the_provider_lacks_is_critical() {
+        let (mut h, _) = forced_setup();
+        h.empty_blocks(33 - 5 - 1); // head 32: ids 0 and 1 due at 33
+        let m = h.manifest(1, 0);
+        let ev = h.propose(vec![m]);
+        let input = h.l1.next_block(vec![ev]);
+        // No stored entries: the due forced transactions cannot be read.
+        let err =
+            derive_l1_block(&h.cfg, &h.state, &input, &h.l1.blobs, &BlobCodecDecoder::trusting())
+                .unwrap_err();
+        assert!(matches!(err, DeriveError::QueueEntry { kind: "forced", id: 0, .. }), "{err}");
+        assert_eq!(err.severity(), Severity::Critical);
+        // With them, the same input derives.
+        assert_eq!(h.derive(&input).unwrap().blocks[0].forced_inclusion_ids, vec![0, 1]);
+    }
+
     /// A scripted scenario mixing everything; returns all outputs.
     fn scenario(persist_and_reload: bool) -> Vec<DeriveOutput> {
         let mut h = Harness::new();
@@ -738,6 +825,90 @@ mod tests {
             assert!(w[1].timestamp > w[0].timestamp);
             assert!(w[1].anchor.number >= w[0].anchor.number);
         }
+    }
+
+    /// A long pseudo-random run with every kind of event (deposits beyond the per-block cap,
+    /// forced transactions with carrier blocks, garbage, promised transactions); returns the
+    /// derived blocks and skips of every L1 block.
+    fn stress_scenario() -> Vec<(Vec<DerivedBlock>, Vec<Skipped>)> {
+        let mut h = Harness::new();
+        let mut outs = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in 0..400u64 {
+            let r = rnd();
+            let out = h.step(|h| {
+                let mut evs = Vec::new();
+                for i in 0..(r % 5) {
+                    evs.push(h.l1.deposit(Address::with_last_byte((n + i) as u8), n * 10 + i + 1));
+                }
+                if n % 50 == 3 {
+                    for i in 0..300u64 {
+                        evs.push(h.l1.deposit(Address::with_last_byte(i as u8), i + 1));
+                    }
+                }
+                for _ in 0..((r >> 8) % 3) {
+                    let tx = h.txs.next_tx();
+                    evs.push(h.l1.force(tx));
+                }
+                match (r >> 16) % 6 {
+                    0 | 1 if n > 2 => {
+                        let ms = vec![h.manifest(5, 1), h.manifest(2, 0)];
+                        evs.push(h.propose(ms));
+                    }
+                    2 => evs.push(h.l1.propose_raw_garbage()),
+                    3 if n > 2 => {
+                        let mut m = h.manifest(1, 1);
+                        if (r >> 24) % 2 == 0 {
+                            m.anchor = h.l1.anchor(n.saturating_sub(2));
+                        }
+                        let promised = vec![h.txs.next_tx()];
+                        evs.push(with_promised(h.propose(vec![m]), &promised));
+                    }
+                    _ => {}
+                }
+                evs
+            });
+            outs.push((out.blocks, out.skipped));
+        }
+        outs
+    }
+
+    /// Derivation results are pinned: any change to what is derived (not to how the state is
+    /// stored) changes these digests.
+    #[test]
+    fn derived_blocks_match_the_golden_digests() {
+        let digest = |v: &dyn std::fmt::Debug| alloy_primitives::keccak256(format!("{v:?}"));
+        let scenario: Vec<_> = scenario(false).into_iter().map(|o| (o.blocks, o.skipped)).collect();
+        let stress = stress_scenario();
+        let blocks: usize = stress.iter().map(|(b, _)| b.len()).sum();
+        let forced: usize =
+            stress.iter().flat_map(|(b, _)| b).map(|b| b.forced_inclusion_ids.len()).sum();
+        let deposits: usize = stress.iter().flat_map(|(b, _)| b).map(|b| b.deposits.len()).sum();
+        let carriers = stress
+            .iter()
+            .flat_map(|(b, _)| b)
+            .filter(|b| b.origin.manifest_index.is_none())
+            .count();
+        // Computed with the state format that copied both queues into every state (version 1).
+        assert_eq!(
+            digest(&scenario),
+            alloy_primitives::b256!(
+                "0x11850f482e0259aec5372db22551d911e3127887b932c1112547a85db8f9e851"
+            )
+        );
+        assert_eq!((blocks, forced, deposits, carriers), (406, 387, 3207, 64));
+        assert_eq!(
+            digest(&stress),
+            alloy_primitives::b256!(
+                "0x8cd90aff5cfd5593f4c067ce7155516d77445654950c587f4505449aa62faa6e"
+            )
+        );
     }
 
     #[test]
@@ -841,6 +1012,7 @@ mod prop_tests {
             let cfg = DeriveConfig::devnet(4242);
             let mut l1 = TestL1::new(1_700_000_000);
             let mut state = l1.genesis_state(1_700_000_000, 30_000_000);
+            let mut queues = crate::MemoryQueues::new();
             let mut last: Option<DerivedBlock> = None;
             let mut queued_forced: Vec<(u64, u64)> = Vec::new();
             for evs in &blocks {
@@ -852,7 +1024,7 @@ mod prop_tests {
                         queued_forced.push((f.id, input.block.number));
                     }
                 }
-                let out = derive_l1_block(&cfg, &state, &input, &l1.blobs, &BlobCodecDecoder::trusting());
+                let out = derive_l1_block_with(&cfg, &state, &input, &l1.blobs, &BlobCodecDecoder::trusting(), &queues);
                 let out = match out {
                     Ok(o) => o,
                     Err(e) => return Err(TestCaseError::fail(format!("unexpected error {e}"))),
@@ -878,8 +1050,14 @@ mod prop_tests {
                     last = Some(b.clone());
                 }
                 // Nothing due may remain after a proposal was processed in this block.
+                // Entries below the cursors are never read again: drop them.
+                queues.insert(&out.queued);
+                queues.prune(&out.state);
                 if input.events.iter().any(|e| matches!(e, InboxEvent::Proposed(_))) {
-                    prop_assert_eq!(crate::attributes::due_forced_count(&cfg, &out.state, &input.block), 0);
+                    let none = crate::QueuedEntries::default();
+                    let reader = QueueReader { base: &queues, fresh: &none, first_fresh_deposit: 0, first_fresh_forced: 0 };
+                    let due = crate::attributes::due_forced(&cfg, &out.state, &input.block, &reader);
+                    prop_assert_eq!(due.map(|d| d.len()), Ok(0));
                 }
                 state = out.state;
             }

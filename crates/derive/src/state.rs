@@ -1,17 +1,25 @@
 //! The derivation state: a small value snapshot taken after each L1 block.
 //!
-//! The node persists [`DerivationState::encode`] keyed by L1 block number/hash after every derived
-//! L1 block. On an L1 reorg it reloads the state stored for the common ancestor and feeds the new
-//! canonical blocks again; nothing else is needed because the state is the *only* input carried
-//! from one L1 block to the next. The encoding is canonical RLP (deterministic, bit-identical for
-//! equal states).
+//! The node persists [`DerivationState::encode`] keyed by L1 block number **and hash** after every
+//! derived L1 block. On an L1 reorg it reloads the state stored for the common ancestor and feeds
+//! the new canonical blocks again; nothing else is needed because the state (with the queue
+//! entries it points to, see below) is the *only* input carried from one L1 block to the next. The
+//! encoding is canonical RLP (deterministic, bit-identical for equal states).
+//!
+//! The deposit and forced-inclusion queues are not copied into the state: every entry is queued
+//! once ([`crate::DeriveOutput::queued`]), stored by the node append-only keyed by id, and read back
+//! through a [`crate::QueueProvider`]. The state holds only the cursors: the queue of pending
+//! deposits is the ids `first_pending_deposit .. next_deposit_id`, the forced queue
+//! `first_pending_forced .. next_forced_id`. So the state's size does not depend on the queues'.
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use based_primitives::L1Anchor;
+use std::ops::Range;
 
-/// Version byte prefixed to the state encoding.
-pub const STATE_ENCODING_VERSION: u8 = 1;
+/// Version byte prefixed to the state encoding. Version 1 (before the queues were stored apart)
+/// copied both queues into every state; it is refused with [`StateDecodeError::Outdated`].
+pub const STATE_ENCODING_VERSION: u8 = 2;
 
 /// The last L1 block the state has consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, RlpEncodable, RlpDecodable)]
@@ -64,8 +72,7 @@ pub struct PendingForcedTx {
 /// Everything the derivation carries from one L1 block to the next.
 ///
 /// Invariants (checked by [`DerivationState::decode`]): `recent_l1` is non-empty, has consecutive
-/// numbers and ends with `l1_head`; pending queues are in strictly increasing id order below the next expected
-/// id of their kind, with non-decreasing L1 block numbers not after `l1_head`.
+/// numbers and ends with `l1_head`; each queue cursor is at most the next expected id of its kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, RlpEncodable, RlpDecodable)]
 pub struct DerivationState {
     pub(crate) l1_head: L1Head,
@@ -74,9 +81,11 @@ pub struct DerivationState {
     pub(crate) l2_head: L2Head,
     pub(crate) next_proposal_id: u64,
     pub(crate) next_deposit_id: u64,
-    pub(crate) pending_deposits: Vec<PendingDeposit>,
+    /// The first deposit id not credited yet (pending: `first_pending_deposit..next_deposit_id`).
+    pub(crate) first_pending_deposit: u64,
     pub(crate) next_forced_id: u64,
-    pub(crate) pending_forced: Vec<PendingForcedTx>,
+    /// The first forced id not included yet (pending: `first_pending_forced..next_forced_id`).
+    pub(crate) first_pending_forced: u64,
 }
 
 /// Why bytes are not a valid state encoding.
@@ -85,6 +94,13 @@ pub enum StateDecodeError {
     /// Empty input or unknown version byte.
     #[error("unknown state encoding version")]
     Version,
+    /// A state written by an older release in a format this one no longer reads (version 1 held
+    /// copies of the queues). The store must be resynced from L1.
+    #[error(
+        "derivation state encoding version {0} was written by an older release (this one writes \
+         version {STATE_ENCODING_VERSION}); the data directory must be resynced from L1"
+    )]
+    Outdated(u8),
     /// Malformed RLP.
     #[error("state RLP: {0}")]
     Rlp(#[from] alloy_rlp::Error),
@@ -111,9 +127,9 @@ impl DerivationState {
             l2_head,
             next_proposal_id: 0,
             next_deposit_id: 0,
-            pending_deposits: Vec::new(),
+            first_pending_deposit: 0,
             next_forced_id: 0,
-            pending_forced: Vec::new(),
+            first_pending_forced: 0,
         }
     }
 
@@ -155,14 +171,16 @@ impl DerivationState {
         self.next_forced_id
     }
 
-    /// Deposits seen on L1 and not yet credited, in id order.
-    pub fn pending_deposits(&self) -> &[PendingDeposit] {
-        &self.pending_deposits
+    /// Ids of the deposits seen on L1 and not yet credited (their entries are read through a
+    /// [`crate::QueueProvider`]); entries below `start` are no longer needed by this state.
+    pub const fn pending_deposit_ids(&self) -> Range<u64> {
+        self.first_pending_deposit..self.next_deposit_id
     }
 
-    /// Forced transactions queued and not yet included, in id order.
-    pub fn pending_forced(&self) -> &[PendingForcedTx] {
-        &self.pending_forced
+    /// Ids of the forced transactions queued and not yet included (their entries are read through
+    /// a [`crate::QueueProvider`]); entries below `start` are no longer needed by this state.
+    pub const fn pending_forced_ids(&self) -> Range<u64> {
+        self.first_pending_forced..self.next_forced_id
     }
 
     /// The recent L1 block `number`, if it is within the retained window.
@@ -195,8 +213,10 @@ impl DerivationState {
     /// Decodes and checks a state produced by [`DerivationState::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, StateDecodeError> {
         let (&version, mut rest) = bytes.split_first().ok_or(StateDecodeError::Version)?;
-        if version != STATE_ENCODING_VERSION {
-            return Err(StateDecodeError::Version);
+        match version {
+            STATE_ENCODING_VERSION => {}
+            1 => return Err(StateDecodeError::Outdated(version)),
+            _ => return Err(StateDecodeError::Version),
         }
         let state = <Self as Decodable>::decode(&mut rest)?;
         if !rest.is_empty() {
@@ -219,25 +239,11 @@ impl DerivationState {
         }) {
             return Err(Inconsistent("recent L1 blocks not consecutive"));
         }
-        let mut prev: Option<(u64, u64)> = None;
-        for d in &self.pending_deposits {
-            if d.id >= self.next_deposit_id || d.l1_block > self.l1_head.number {
-                return Err(Inconsistent("pending deposit beyond the head"));
-            }
-            if prev.is_some_and(|(id, b)| d.id <= id || d.l1_block < b) {
-                return Err(Inconsistent("pending deposits out of order"));
-            }
-            prev = Some((d.id, d.l1_block));
+        if self.first_pending_deposit > self.next_deposit_id {
+            return Err(Inconsistent("deposit cursor beyond the next deposit id"));
         }
-        let mut prev: Option<(u64, u64)> = None;
-        for f in &self.pending_forced {
-            if f.id >= self.next_forced_id || f.l1_block > self.l1_head.number {
-                return Err(Inconsistent("pending forced tx beyond the head"));
-            }
-            if prev.is_some_and(|(id, b)| f.id <= id || f.l1_block < b) {
-                return Err(Inconsistent("pending forced txs out of order"));
-            }
-            prev = Some((f.id, f.l1_block));
+        if self.first_pending_forced > self.next_forced_id {
+            return Err(Inconsistent("forced cursor beyond the next forced id"));
         }
         Ok(())
     }
@@ -268,13 +274,8 @@ mod tests {
             );
         }
         s.next_deposit_id = 3;
-        s.pending_deposits = vec![
-            PendingDeposit { id: 1, l1_block: 12, to: Address::repeat_byte(1), amount_gwei: 5 },
-            PendingDeposit { id: 2, l1_block: 12, to: Address::repeat_byte(2), amount_gwei: 7 },
-        ];
+        s.first_pending_deposit = 1;
         s.next_forced_id = 1;
-        s.pending_forced =
-            vec![PendingForcedTx { id: 0, l1_block: 15, tx: Bytes::from_static(b"tx") }];
         s
     }
 
@@ -321,12 +322,31 @@ mod tests {
     }
 
     #[test]
+    fn queues_are_cursors_and_do_not_grow_the_encoding() {
+        let s = sample();
+        assert_eq!(s.pending_deposit_ids(), 1..3);
+        assert_eq!(s.pending_forced_ids(), 0..1);
+        // A million queued forced transactions cost a state a few bytes of cursor.
+        let mut big = sample();
+        big.next_forced_id = 1_000_000;
+        big.next_deposit_id = 1_000_000;
+        assert!(big.encode().len() <= s.encode().len() + 8, "{}", big.encode().len());
+        assert_eq!(DerivationState::decode(&big.encode()), Ok(big));
+    }
+
+    #[test]
     fn decode_rejects_bad_input() {
         let enc = sample().encode();
         assert_eq!(DerivationState::decode(&[]), Err(StateDecodeError::Version));
-        let mut v2 = enc.clone();
-        v2[0] = 2;
-        assert_eq!(DerivationState::decode(&v2), Err(StateDecodeError::Version));
+        let mut v3 = enc.clone();
+        v3[0] = 3;
+        assert_eq!(DerivationState::decode(&v3), Err(StateDecodeError::Version));
+        // A version-1 state (queues copied into it) is refused with a resync message.
+        let mut v1 = enc.clone();
+        v1[0] = 1;
+        let err = DerivationState::decode(&v1).unwrap_err();
+        assert_eq!(err, StateDecodeError::Outdated(1));
+        assert!(err.to_string().contains("resynced"), "{err}");
         let mut trailing = enc.clone();
         trailing.push(0);
         assert_eq!(DerivationState::decode(&trailing), Err(StateDecodeError::TrailingBytes));
@@ -355,15 +375,11 @@ mod tests {
         assert_eq!(DerivationState::decode(&s.encode()), Ok(s));
 
         let mut s = sample();
-        s.pending_deposits.swap(0, 1);
+        s.next_deposit_id = 0;
         assert!(matches!(s.check(), Err(StateDecodeError::Inconsistent(_))));
 
         let mut s = sample();
-        s.next_deposit_id = 2;
-        assert!(matches!(s.check(), Err(StateDecodeError::Inconsistent(_))));
-
-        let mut s = sample();
-        s.pending_forced[0].l1_block = 21;
+        s.first_pending_forced = 2;
         assert!(matches!(s.check(), Err(StateDecodeError::Inconsistent(_))));
         assert!(DerivationState::decode(&s.encode()).is_err());
 

@@ -1,6 +1,10 @@
 //! Capability traits: the only way the derivation reaches data it was not handed directly.
 
-use crate::{error::BlobProviderError, input::L1BlockRef};
+use crate::{
+    error::{BlobProviderError, QueueProviderError},
+    input::L1BlockRef,
+    state::{PendingDeposit, PendingForcedTx},
+};
 use alloy_eips::eip4844::Blob;
 use alloy_primitives::B256;
 use based_primitives::Batch;
@@ -57,5 +61,32 @@ pub trait BatchDecoder {
 impl<T: BatchDecoder + ?Sized> BatchDecoder for &T {
     fn decode_batch(&self, hashes: &[B256], blobs: &[Arc<Blob>]) -> Result<Batch, DecodeFailure> {
         (**self).decode_batch(hashes, blobs)
+    }
+}
+
+/// Reads the queued deposits and forced transactions (protocol §6.2, §6.3) that the state's
+/// cursors point to ([`crate::DerivationState::pending_deposit_ids`],
+/// [`crate::DerivationState::pending_forced_ids`]).
+///
+/// Entries are queued once, by the L1 block that emitted them ([`crate::DeriveOutput::queued`]);
+/// the node stores them append-only keyed by id (an L1 reorg rewrites the ids the new branch
+/// queues again) and implements this trait over its store, so the derivation itself does no I/O.
+/// Implementations MUST return the entry stored under `id` (`None` if there is none): the
+/// derivation checks ids and order and treats a missing pending entry as critical.
+pub trait QueueProvider {
+    /// The deposit with id `id`.
+    fn deposit(&self, id: u64) -> Result<Option<PendingDeposit>, QueueProviderError>;
+
+    /// The forced-inclusion transaction with id `id`.
+    fn forced_tx(&self, id: u64) -> Result<Option<PendingForcedTx>, QueueProviderError>;
+}
+
+impl<T: QueueProvider + ?Sized> QueueProvider for &T {
+    fn deposit(&self, id: u64) -> Result<Option<PendingDeposit>, QueueProviderError> {
+        (**self).deposit(id)
+    }
+
+    fn forced_tx(&self, id: u64) -> Result<Option<PendingForcedTx>, QueueProviderError> {
+        (**self).forced_tx(id)
     }
 }

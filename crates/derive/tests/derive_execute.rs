@@ -9,7 +9,8 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use based_chainspec::ChainSpec;
 use based_derive::{
-    BlobCodecDecoder, DeriveConfig, InboxEvent, L1Head, L2Head, derive_l1_block, test_utils::TestL1,
+    BlobCodecDecoder, DeriveConfig, InboxEvent, L1Head, L2Head, MemoryQueues, derive_l1_block_with,
+    test_utils::TestL1,
 };
 use based_evm::{BlockInput, Deposit, SealedHeader, execute_l2_block};
 use based_primitives::{Batch, BlockManifest, L1Anchor};
@@ -72,11 +73,13 @@ fn derived_block_executes_with_forced_tx_first_and_deposits() {
     let recipient = address!("0x0000000000000000000000000000000000001234");
     let depositee = address!("0x00000000000000000000000000000000000d0d0d");
 
+    let mut queues = MemoryQueues::new();
     let mut run = |l1: &mut TestL1, events: Vec<InboxEvent>| {
         let input = l1.next_block(events);
-        let out = derive_l1_block(&cfg, &state, &input, &l1.blobs, &BlobCodecDecoder::trusting())
-            .unwrap();
+        let decoder = BlobCodecDecoder::trusting();
+        let out = derive_l1_block_with(&cfg, &state, &input, &l1.blobs, &decoder, &queues).unwrap();
         state = out.state.clone();
+        queues.insert(&out.queued);
         out
     };
     let forced = tx(&signer, 0, recipient);

@@ -2,8 +2,8 @@
 //! one L1 block per slot, real consensus-client semantics), the posting-rights contracts of the
 //! chain spec's sequencing mode (`Registry` + `Lookahead` in opt-in mode, with some devnet
 //! validators opted in and some not; see [`sequencing`]), the `Inbox`, a proposer, a based node
-//! and a preconfirmation gateway, started and stopped together. `based devnet` runs it for
-//! people; the end-to-end tests run it on free ports.
+//! and a preconfirmation gateway, started and stopped together, and a live page showing them
+//! ([`page`]). `based devnet` runs it for people; the end-to-end tests run it on free ports.
 //!
 //! In a restricted mode the gateway's committer is the opted-in validators' committer: the gateway
 //! promises only in its slots, and the proposer signs with its key, posts each next epoch's
@@ -27,11 +27,13 @@ use based_node::{NodeConfig, NodeHandle};
 use based_proposer::{ProposerConfig, ProposerHandle};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+pub mod page;
 pub mod sequencing;
 
 pub use based_anvil::DEV_KEYS;
 pub use based_beacon;
 pub use based_chainspec::SequencingMode;
+pub use page::{DEFAULT_PAGE_PORT, PageServer};
 pub use sequencing::{SEQUENCING_KEY, SequencingContracts};
 
 /// Index in [`DEV_KEYS`] of the account that deploys the Inbox.
@@ -71,6 +73,9 @@ pub enum DevnetError {
     /// Bad configuration.
     #[error("config: {0}")]
     Config(String),
+    /// The live page failed to start.
+    #[error(transparent)]
+    Page(#[from] page::PageError),
 }
 
 /// Devnet options.
@@ -100,6 +105,8 @@ pub struct DevnetConfig {
     /// The one metrics endpoint of all the devnet's services (`/metrics`, `/health`, `/ready`;
     /// port 0 picks a free one).
     pub metrics_addr: SocketAddr,
+    /// The live devnet page (`/` and `/api/state`; port 0 picks a free one).
+    pub page_addr: SocketAddr,
 }
 
 impl Default for DevnetConfig {
@@ -116,6 +123,7 @@ impl Default for DevnetConfig {
             poll_interval: Duration::from_millis(250),
             sequencing: None,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            page_addr: SocketAddr::from(([127, 0, 0, 1], page::DEFAULT_PAGE_PORT)),
         }
     }
 }
@@ -155,6 +163,8 @@ pub struct Devnet {
     withhold: Arc<std::sync::atomic::AtomicBool>,
     /// The metrics endpoint (ready when the node is synced).
     pub metrics: based_metrics::MetricsServer,
+    /// The live devnet page ([`page`]).
+    pub page: PageServer,
 }
 
 /// The devnet gateway's committer key: `keccak256("based devnet committer")` (devnet-only; it
@@ -267,6 +277,9 @@ impl Devnet {
                     .devnet_validators
                     .as_ref()
                     .map_or(beacon_defaults.validator_count, |v| v.count),
+                // Its block roots in anvil's EIP-4788 contract: lookahead contests run on the
+                // devnet exactly as on L1.
+                beacon_roots: true,
                 ..beacon_defaults
             },
             l1_url.parse().map_err(|e| DevnetError::Config(format!("L1 URL: {e}")))?,
@@ -435,6 +448,20 @@ impl Devnet {
         )
         .await
         .map_err(|e| DevnetError::Gateway(e.to_string()))?;
+        let page = PageServer::start(
+            cfg.page_addr,
+            page::PageSources {
+                l1_url: l1_url.clone(),
+                l2_url: node.rpc_url(),
+                beacon_url: beacon.url(),
+                gateway_url: gateway.url(),
+                clock,
+                mode: seq.mode,
+                committer,
+                commitments: gateway.recent(),
+            },
+        )
+        .await?;
 
         Ok(Self {
             anvil,
@@ -452,7 +479,13 @@ impl Devnet {
             tasks,
             withhold,
             metrics,
+            page,
         })
+    }
+
+    /// The live page's URL (`http://<addr>/`; its JSON snapshot is at `api/state`).
+    pub fn page_url(&self) -> String {
+        self.page.url()
     }
 
     /// Fault injection for slashing tests: while `on`, the gateway keeps signing promises but
@@ -461,11 +494,12 @@ impl Devnet {
         self.withhold.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Stops the gateway, the node, the proposer, the beacon API service and anvil.
+    /// Stops the page, the gateway, the node, the proposer, the beacon API service and anvil.
     pub async fn stop(mut self) {
         for task in &self.tasks {
             task.abort();
         }
+        self.page.stop().await;
         self.gateway.stop().await;
         self.node.stop().await;
         self.proposer.stop().await;
@@ -513,6 +547,10 @@ impl Devnet {
         out.push_str(&format!(
             "  Metrics (Prometheus; /health, /ready): {}/metrics\n",
             self.metrics.url()
+        ));
+        out.push_str(&format!(
+            "  Devnet page (live: L1 slots and preconfers, L2 blocks, promises, sync): {}\n",
+            self.page_url()
         ));
         out.push_str(if self.sequencing.preconfer_source().is_some() {
             "\nFunded dev accounts (L1 and L2; the committer pays for proposals and lookahead posts, account 8 owns the devnet validators' registrations):\n"

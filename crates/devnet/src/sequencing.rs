@@ -3,8 +3,8 @@
 //!
 //! Dev account [`SEQUENCING_KEY`] deploys, with its first transactions on a fresh anvil: the
 //! `Registry` (its slasher is the `Lookahead`'s precomputed address, its commitment slasher the
-//! `PreconfSlasher`'s), the `Lookahead` (contests disabled: anvil's EIP-4788 roots are not the
-//! devnet beacon service's), a `Whitelist` if the mode or the fallback uses one, and in opt-in mode
+//! `PreconfSlasher`'s), the `Lookahead` (contests enabled: the devnet beacon service writes its
+//! block roots into the EIP-4788 contract it installs on anvil), a `Whitelist` if the mode or the fallback uses one, and in opt-in mode
 //! the `PreconfSlasher` (windows and amounts from the chain spec's sequencing section; its `Inbox` is
 //! the address dev account [`crate::DEPLOYER_KEY`]'s next transaction creates, the devnet's
 //! well-known Inbox deployment); then funds the committer, registers the `registered` validators (BLS
@@ -138,7 +138,9 @@ pub async fn deploy(
             genesis_timestamp: clock.genesis_timestamp(),
             seconds_per_slot: seconds,
             slots_per_epoch: clock.slots_per_epoch(),
-            beacon_roots: None,
+            // The devnet beacon service writes its roots into the EIP-4788 contract it installs
+            // on anvil, so contests read them at the real address.
+            beacon_roots: Some(based_lookahead::contest::BEACON_ROOTS_ADDRESS),
             slash_amount: seq.lookahead_slash,
             contester_reward: seq.contester_reward,
         };

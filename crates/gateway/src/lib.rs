@@ -54,6 +54,6 @@ pub use schedule::{SourceSchedule, spawn_refresher};
 pub use server::{GatewayServer, LaunchConfig, NodePending, ServerSettings, launch};
 pub use service::{
     EverySlot, Gateway, GatewayConfig, GatewayError, Limits, NodeError, PendingNode, Promise,
-    Schedule,
+    RECENT_COMMITMENTS, RecentCommitment, RecentCommitments, Schedule,
 };
 pub use signer::{CommitSigner, CommitterKey, KeyError, SignerError};

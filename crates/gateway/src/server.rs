@@ -187,6 +187,7 @@ where
 pub struct GatewayServer {
     addr: SocketAddr,
     handle: ServerHandle,
+    recent: crate::service::RecentCommitments,
     poster: Option<tokio::task::JoinHandle<()>>,
     checker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -201,6 +202,7 @@ impl GatewayServer {
         A: PendingNode,
         K: crate::CommitSigner,
     {
+        let recent = gateway.recent();
         let module = rpc_module(gateway, settings.node_url.clone())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let config = ServerConfig::builder()
@@ -222,7 +224,7 @@ impl GatewayServer {
         let addr = server.local_addr()?;
         let handle = server.start(module);
         tracing::info!(target: "gateway", %addr, "gateway listening (JSON-RPC and REST)");
-        Ok(Self { addr, handle, poster: None, checker: None })
+        Ok(Self { addr, handle, recent, poster: None, checker: None })
     }
 
     /// Also runs a task that hands promised transactions to `proposer_url`
@@ -276,6 +278,11 @@ impl GatewayServer {
     /// `http://addr`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The latest promises of the served gateway, with their latency ([`Gateway::recent`]).
+    pub fn recent(&self) -> crate::service::RecentCommitments {
+        self.recent.clone()
     }
 
     /// Stops the server.

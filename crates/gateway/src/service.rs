@@ -47,9 +47,10 @@ use based_lookahead::SlotClock;
 use based_rpc::{Preconfirmation, preconf_codes};
 use serde::{Deserialize, Serialize};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     future::Future,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 /// JSON-RPC error codes of the gateway (docs/protocol.md, preconfirmations chapter).
@@ -393,6 +394,64 @@ pub struct Promise {
     pub raw: Bytes,
 }
 
+/// How many of the latest promises [`RecentCommitments`] keeps.
+pub const RECENT_COMMITMENTS: usize = 64;
+
+/// A promise the gateway made, with its timing: what a live view (the devnet page) lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentCommitment {
+    /// The commitment's request hash.
+    pub request_hash: B256,
+    /// The promised transaction.
+    pub tx_hash: B256,
+    /// The L1 slot it is promised for.
+    pub slot: u64,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// When the request arrived (Unix milliseconds).
+    pub received_ms: u64,
+    /// When the signed promise was durable in the log and released to the caller (Unix
+    /// milliseconds).
+    pub signed_ms: u64,
+    /// From arrival to the durable signed promise (admission, execution on the node, signing,
+    /// log sync), in microseconds.
+    pub latency_us: u64,
+}
+
+/// The last [`RECENT_COMMITMENTS`] promises of a [`Gateway`] (new ones only: an identical request
+/// answered from the log is not listed again). A cheap shared handle ([`Gateway::recent`],
+/// [`crate::GatewayServer::recent`]); in memory only, empty after a restart.
+#[derive(Debug, Clone, Default)]
+pub struct RecentCommitments(Arc<Mutex<VecDeque<RecentCommitment>>>);
+
+impl RecentCommitments {
+    /// Records a promise, forgetting the oldest beyond [`RECENT_COMMITMENTS`].
+    fn push(&self, commitment: RecentCommitment) {
+        if let Ok(mut recent) = self.0.lock() {
+            while recent.len() >= RECENT_COMMITMENTS {
+                recent.pop_front();
+            }
+            recent.push_back(commitment);
+        }
+    }
+
+    /// The latest `n` promises (at most [`RECENT_COMMITMENTS`]), newest first.
+    pub fn latest(&self, n: usize) -> Vec<RecentCommitment> {
+        self.0.lock().map(|r| r.iter().rev().take(n).cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
 /// The gateway: admission, signing, durable log, hand-off.
 pub struct Gateway<N, K> {
     config: GatewayConfig,
@@ -412,6 +471,8 @@ pub struct Gateway<N, K> {
     resync: tokio::sync::Mutex<()>,
     /// Permits for admissions in flight ([`Limits::max_in_flight`]).
     admissions: tokio::sync::Semaphore,
+    /// The latest promises with their latency.
+    recent: RecentCommitments,
 }
 
 impl<N, K> std::fmt::Debug for Gateway<N, K> {
@@ -503,7 +564,14 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
                 0 => tokio::sync::Semaphore::MAX_PERMITS,
                 n => n.min(tokio::sync::Semaphore::MAX_PERMITS),
             }),
+            recent: RecentCommitments::default(),
         }
+    }
+
+    /// The latest promises this gateway made, with their latency (a shared handle: it sees the
+    /// promises made after it was taken too).
+    pub fn recent(&self) -> RecentCommitments {
+        self.recent.clone()
     }
 
     /// A permit for one admission, or [`GatewayError::Busy`] at once if `max_in_flight` are in
@@ -689,26 +757,22 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
             .map_err(|e| GatewayError::Invalid(format!("payload: {e}")))
     }
 
-    /// Checks the payload's transaction (rule 2: size, decoding, signature, not a blob
-    /// transaction, chain id) and decodes it.
+    /// Checks the payload's transaction (rule 2: the shared stateless admission rule of
+    /// `based-admission`: size, decoding, supported type, chain id, fee caps, signature; gas
+    /// limit and base fee are left to the node's execution, rule 6) and decodes it.
     fn decode_tx(&self, payload: &InclusionPayload) -> Result<InclusionTx, GatewayError> {
-        if payload.signed_tx.len() > self.config.limits.max_tx_bytes {
-            return Err(GatewayError::Invalid(format!(
-                "transaction of {} bytes > {}",
-                payload.signed_tx.len(),
-                self.config.limits.max_tx_bytes
-            )));
-        }
-        let itx = payload.decode_tx().map_err(|e| GatewayError::Invalid(e.to_string()))?;
-        if itx.tx.is_eip4844() {
-            return Err(GatewayError::Invalid("blob transactions are invalid on L2".into()));
-        }
-        if let Some(id) = itx.tx.chain_id()
-            && id != self.config.chain_id
-        {
-            return Err(GatewayError::ChainId { got: Some(id), expected: self.config.chain_id });
-        }
-        Ok(itx)
+        let rules = based_admission::Rules {
+            max_tx_size: self.config.limits.max_tx_bytes,
+            base_fee_floor: 0,
+            ..based_admission::Rules::new(self.config.chain_id)
+        };
+        based_admission::check_tx(&payload.signed_tx, &rules).map_err(|e| match e {
+            based_admission::AdmissionError::ChainId { got, expected } => {
+                GatewayError::ChainId { got: Some(got), expected }
+            }
+            other => GatewayError::Invalid(other.to_string()),
+        })?;
+        payload.decode_tx().map_err(|e| GatewayError::Invalid(e.to_string()))
     }
 
     fn check_slot(&self, slot: u64) -> Result<(), GatewayError> {
@@ -728,9 +792,9 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         &self,
         request: CommitmentRequest,
     ) -> Result<SignedCommitment, GatewayError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match self.admission_permit() {
-            Ok(_permit) => self.request_inner(request).await,
+            Ok(_permit) => self.request_inner(request, started).await,
             Err(busy) => Err(busy),
         };
         observe_admission(started, &result);
@@ -740,6 +804,7 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
     async fn request_inner(
         &self,
         request: CommitmentRequest,
+        received: Instant,
     ) -> Result<SignedCommitment, GatewayError> {
         let request_hash = request.request_hash();
         if let Some(existing) = self.log.get(&request_hash) {
@@ -747,7 +812,7 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         }
         let payload = self.decode_request(&request)?;
         let itx = self.decode_tx(&payload)?;
-        self.admit(&request, request_hash, itx, payload.signed_tx).await
+        self.admit(&request, request_hash, itx, payload.signed_tx, received).await
     }
 
     /// The node's refusal as the gateway's error.
@@ -799,14 +864,15 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         Ok(())
     }
 
-    /// Rules 3-8 for a request whose form was checked: `itx` is its decoded transaction and `raw`
-    /// the signed transaction bytes.
+    /// Rules 3-8 for a request whose form was checked: `itx` is its decoded transaction, `raw`
+    /// the signed transaction bytes and `received` when the request arrived.
     async fn admit(
         &self,
         request: &CommitmentRequest,
         request_hash: B256,
         itx: InclusionTx,
         raw: Bytes,
+        received: Instant,
     ) -> Result<SignedCommitment, GatewayError> {
         self.check_slot(itx.slot)?;
 
@@ -881,6 +947,19 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         match outcome {
             Ok(AppendOutcome::Appended(signed)) => {
                 metrics::counter!(based_metrics::names::COMMITMENTS_ISSUED).increment(1);
+                let latency = received.elapsed();
+                let signed_ms = unix_now_ms();
+                let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+                self.recent.push(RecentCommitment {
+                    request_hash,
+                    tx_hash: itx.tx_hash,
+                    slot: itx.slot,
+                    sender: itx.sender,
+                    nonce: itx.nonce,
+                    received_ms: signed_ms.saturating_sub(latency_ms),
+                    signed_ms,
+                    latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                });
                 if let Some(posting) = &self.posting {
                     let _ = posting.send(Promise { slot: itx.slot, tx_hash: itx.tx_hash, raw });
                 }
@@ -930,16 +1009,20 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
     /// `eth_sendRawTransaction`: promises `raw` for the earliest slot from now on that this
     /// gateway may promise for; answers the transaction hash.
     pub async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, GatewayError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match self.admission_permit() {
-            Ok(_permit) => self.send_raw_transaction_inner(raw).await,
+            Ok(_permit) => self.send_raw_transaction_inner(raw, started).await,
             Err(busy) => Err(busy),
         };
         observe_admission(started, &result);
         result
     }
 
-    async fn send_raw_transaction_inner(&self, raw: Bytes) -> Result<B256, GatewayError> {
+    async fn send_raw_transaction_inner(
+        &self,
+        raw: Bytes,
+        received: Instant,
+    ) -> Result<B256, GatewayError> {
         let current = self.current_slot();
         let last = current.saturating_add(self.config.limits.max_slots_ahead);
         let slot = (self.first_promisable_slot()..=last)
@@ -956,7 +1039,7 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         let request = payload.into_request(self.config.slasher);
         let request_hash = request.request_hash();
         if self.log.get(&request_hash).is_none() {
-            self.admit(&request, request_hash, itx, raw).await?;
+            self.admit(&request, request_hash, itx, raw, received).await?;
         }
         Ok(tx_hash)
     }

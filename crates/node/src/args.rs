@@ -71,16 +71,18 @@ pub struct RpcArgs {
     /// lowered to it.
     #[arg(long = "rpc.gas-cap", env = "BASED_RPC_GAS_CAP", default_value_t = based_rpc::DEFAULT_GAS_CAP)]
     pub gas_cap: u64,
-    /// Wall-clock timeout of one `eth_call` / `eth_estimateGas`, in milliseconds; execution is
-    /// aborted then (`-32000 execution aborted (timeout = ...)`).
+    /// Wall-clock timeout of one `eth_call` / `eth_estimateGas` / `eth_createAccessList` /
+    /// `debug_trace*` request, in milliseconds; execution is aborted then (`-32000 execution
+    /// aborted (timeout = ...)`).
     #[arg(
         long = "rpc.call-timeout-ms",
         env = "BASED_RPC_CALL_TIMEOUT_MS",
         default_value_t = 5_000
     )]
     pub call_timeout_ms: u64,
-    /// Most expensive requests (`eth_call`, `eth_estimateGas`, `eth_getLogs`,
-    /// `eth_getFilterLogs`, `eth_feeHistory`, `eth_getProof`) running at once (0 counts as 1).
+    /// Most expensive requests (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
+    /// `eth_getLogs`, `eth_getFilterLogs`, `eth_feeHistory`, `eth_getProof`, `debug_trace*`)
+    /// running at once (0 counts as 1).
     #[arg(
         long = "rpc.max-concurrent-calls",
         env = "BASED_RPC_MAX_CONCURRENT_CALLS",
@@ -170,6 +172,14 @@ pub struct RpcArgs {
     /// How many blocks behind the head `eth_getProof` serves (0: the head only).
     #[arg(long = "rpc.proof-window", env = "BASED_RPC_PROOF_WINDOW", default_value_t = based_rpc::DEFAULT_PROOF_WINDOW)]
     pub proof_window: u64,
+    /// Most struct logs one `debug_trace*` request records (all its transactions together);
+    /// more is refused (`-32005`) while the trace runs.
+    #[arg(
+        long = "rpc.max-struct-logs",
+        env = "BASED_RPC_MAX_STRUCT_LOGS",
+        default_value_t = based_rpc::DEFAULT_MAX_STRUCT_LOGS
+    )]
+    pub max_struct_logs: u64,
 }
 
 impl RpcArgs {
@@ -194,6 +204,7 @@ impl RpcArgs {
         config.max_subscriptions_per_connection = self.max_subscriptions_per_connection;
         config.max_proof_keys = self.max_proof_keys;
         config.proof_window = self.proof_window;
+        config.max_struct_logs = self.max_struct_logs;
     }
 }
 
@@ -341,6 +352,7 @@ mod tests {
             "--rpc.max-concurrent-calls=0",
             "--rpc.max-fee-history-budget=50",
             "--rpc.max-request-size-mb=1",
+            "--rpc.max-struct-logs=7",
         ])
         .expect("flags parse");
         let mut config = based_rpc::RpcConfig::new(1);
@@ -350,5 +362,6 @@ mod tests {
         assert_eq!(config.max_concurrent_calls, 1);
         assert_eq!(config.max_fee_history_budget, 50);
         assert_eq!(config.max_request_body_size, 1 << 20);
+        assert_eq!(config.max_struct_logs, 7);
     }
 }

@@ -389,7 +389,7 @@ async fn fetch_l1_history(
 /// recent processed blocks so a reorg that happened while the node was down is detected.
 pub(crate) fn resume_point(driver: &Driver) -> Result<StartFrom, NodeError> {
     let head = driver.state().l1_head().number;
-    let headers = meta::load_l1_headers(driver.store(), head, 256)?;
+    let headers = meta::load_l1_headers(driver.store(), head, driver::KEEP_RECENT_L1)?;
     if headers.is_empty() {
         return Ok(StartFrom::Block(head.saturating_add(1)));
     }

@@ -18,10 +18,9 @@
 //! `preconfer` (`pubkeyHash`, `committer` of the slot's preconfer; `null` = open to anyone).
 
 use alloy_eips::BlockNumberOrTag;
-use alloy_network::TransactionBuilder;
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_primitives::{Address, B256, U64, U256};
 use alloy_provider::{Provider, RootProvider};
-use alloy_rpc_types_eth::{Filter, TransactionRequest};
+use alloy_rpc_types_eth::Filter;
 use alloy_sol_types::{SolCall, SolEvent, sol};
 use based_contracts::{Inbox, Lookahead};
 use based_l1::BeaconClient;
@@ -151,9 +150,7 @@ async fn view_at<C: SolCall>(
     call: C,
     block: BlockNumberOrTag,
 ) -> Result<C::Return, ErrorObjectOwned> {
-    let tx = TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
-    let out = l1.call(tx).block(block.into()).await.map_err(l1_error)?;
-    C::abi_decode_returns(&out).map_err(l1_error)
+    based_contracts::client::view_at(l1, to, call, block.into()).await.map_err(l1_error)
 }
 
 fn to_u64(v: U256) -> Result<u64, ErrorObjectOwned> {

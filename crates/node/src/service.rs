@@ -192,6 +192,12 @@ pub(crate) fn run_driver(
             hash: head.hash,
         }));
         backend.refresh(driver.state());
+        // Bounded disk: drop what nothing can need below the L1 finalized block (a failure only
+        // leaves the rows for the next step).
+        let point = backend.prune_point(driver.state().l1_head().number);
+        if let Err(error) = driver.prune(point.number, point.hash) {
+            warn!(target: "based::node", %error, "pruning derivation metadata failed");
+        }
         processed_since_log = processed_since_log.saturating_add(1);
         if last_log.elapsed() >= Duration::from_secs(5) {
             let status = backend.sync_status();
@@ -242,23 +248,47 @@ pub(crate) fn safe_and_finalized_l1(
     (Some(safe), finalized)
 }
 
+/// The L1 block below which the node may prune its derivation metadata ([`Driver::prune`]): the
+/// `finalized` block of [`safe_and_finalized_l1`] (the L1's finalized block, capped by the
+/// `confirmations` margin), or on an L1 that reports no finalized block its `safe` one (the L1's
+/// safe block capped by the margin, or the margin `l1_head - confirmations` where there is none:
+/// what the operator deems final on such an L1; the driver keeps the last
+/// [`crate::driver::KEEP_RECENT_L1`] blocks anyway).
+pub(crate) fn prune_point(heads: &L1Heads, l1_head: u64, confirmations: u64) -> L1Point {
+    let (safe, finalized) = safe_and_finalized_l1(heads, l1_head, confirmations);
+    let margin = L1Point { number: l1_head.saturating_sub(confirmations), hash: None };
+    finalized.or(safe).unwrap_or(margin)
+}
+
+/// What the store holds for a processed L1 block number below the tip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoredAt {
+    /// Its state: the L1 block's hash and the L2 head derived by it.
+    State(B256, u64),
+    /// Nothing: the block precedes the derivation start.
+    BeforeStart,
+    /// Nothing any more (pruned), or unreadable: unknown.
+    Unknown,
+}
+
 /// The highest L2 block derived from L1 blocks at or below `point`. `tip` is the node's processed
-/// L1 block (number, hash) and its L2 head; `lookup(n)` the stored state after L1 block `n` (its L1
-/// hash and L2 head). Above the tip everything derived so far counts; a point the node holds with
-/// another hash gives `None` (the node's branch is not the L1's); a point without a stored state
-/// (before the derivation start) gives genesis.
+/// L1 block (number, hash) and its L2 head; `lookup(n)` what is stored after L1 block `n`. Above
+/// the tip everything derived so far counts; a point the node holds with another hash gives `None`
+/// (the node's branch is not the L1's), as does a point whose state is unknown (pruned); a point
+/// before the derivation start gives genesis.
 pub(crate) fn l2_derived_by(
     point: L1Point,
     tip: (u64, B256, u64),
-    lookup: impl Fn(u64) -> Option<(B256, u64)>,
+    lookup: impl Fn(u64) -> StoredAt,
 ) -> Option<u64> {
     let (tip_number, tip_hash, tip_l2) = tip;
     let (hash, l2) = match point.number.cmp(&tip_number) {
         std::cmp::Ordering::Greater => return Some(tip_l2),
         std::cmp::Ordering::Equal => (tip_hash, tip_l2),
         std::cmp::Ordering::Less => match lookup(point.number) {
-            Some(found) => found,
-            None => return Some(0),
+            StoredAt::State(hash, l2) => (hash, l2),
+            StoredAt::BeforeStart => return Some(0),
+            StoredAt::Unknown => return None,
         },
     };
     match point.hash {
@@ -319,11 +349,13 @@ impl NodeBackend {
         let l1_head = heads.latest.map_or(processed, |h| h.number).max(processed);
         let l2_head = state.l2_head().number;
         let tip = (processed, state.l1_head().hash, l2_head);
-        let lookup = |l1: u64| -> Option<(B256, u64)> {
-            meta::load_state(&self.store, l1)
-                .ok()
-                .flatten()
-                .map(|s| (s.l1_head().hash, s.l2_head().number))
+        let pruned_below = meta::pruned_below(&self.store).unwrap_or(u64::MAX);
+        let lookup = |l1: u64| -> StoredAt {
+            match meta::load_state_at(&self.store, l1) {
+                Ok(Some(s)) => StoredAt::State(s.l1_head().hash, s.l2_head().number),
+                Ok(None) if l1 >= pruned_below => StoredAt::BeforeStart,
+                Ok(None) | Err(_) => StoredAt::Unknown,
+            }
         };
         let (safe_l1, finalized_l1) = safe_and_finalized_l1(&heads, l1_head, self.confirmations);
         let previous = self.sync_status();
@@ -375,6 +407,14 @@ impl NodeBackend {
     /// The latest L1 heads the follower reported.
     fn l1_heads(&self) -> L1Heads {
         self.heads.read().map(|h| *h.borrow()).unwrap_or_default()
+    }
+
+    /// The L1 block below which the driver may prune ([`prune_point`]), for the processed L1
+    /// block `processed`.
+    pub(crate) fn prune_point(&self, processed: u64) -> L1Point {
+        let heads = self.l1_heads();
+        let l1_head = heads.latest.map_or(processed, |h| h.number).max(processed);
+        prune_point(&heads, l1_head, self.confirmations)
     }
 
     /// Follows the heads of a restarted L1 follower.
@@ -702,9 +742,12 @@ mod tests {
 
     #[test]
     fn l2_head_derived_by_an_l1_block() {
-        // L1 blocks 10..=20 processed; L2 block k derived in L1 block 10 + k.
-        let lookup =
-            |n: u64| (10..=20).contains(&n).then(|| (B256::with_last_byte(n as u8), n - 10));
+        // L1 blocks 10..=20 processed; L2 block k derived in L1 block 10 + k; 10..=12 pruned.
+        let lookup = |n: u64| match n {
+            13..=20 => StoredAt::State(B256::with_last_byte(n as u8), n - 10),
+            10..=12 => StoredAt::Unknown,
+            _ => StoredAt::BeforeStart,
+        };
         let tip = (20, B256::with_last_byte(20), 10);
         assert_eq!(l2_derived_by(point(15, true), tip, lookup), Some(5));
         assert_eq!(l2_derived_by(point(15, false), tip, lookup), Some(5));
@@ -713,10 +756,28 @@ mod tests {
         assert_eq!(l2_derived_by(point(30, true), tip, lookup), Some(10));
         // Before the derivation start: genesis.
         assert_eq!(l2_derived_by(point(3, true), tip, lookup), Some(0));
+        // A pruned state is unknown (the caller keeps its previous value), never genesis.
+        assert_eq!(l2_derived_by(point(11, true), tip, lookup), None);
         // The node holds L1 block 15 with another hash (a branch the L1 left): unknown.
         let other = L1Point { number: 15, hash: Some(B256::repeat_byte(0xee)) };
         assert_eq!(l2_derived_by(other, tip, lookup), None);
         let other_tip = L1Point { number: 20, hash: Some(B256::repeat_byte(0xee)) };
         assert_eq!(l2_derived_by(other_tip, tip, lookup), None);
+    }
+
+    #[test]
+    fn pruning_follows_the_finalized_block_or_the_margin() {
+        // Ethereum: the finalized tag.
+        let heads = L1Heads { latest: tag(200), safe: tag(136), finalized: tag(104) };
+        assert_eq!(prune_point(&heads, 200, 2), point(104, true));
+        // Tags closer to the head than the margin: capped at it.
+        let heads = L1Heads { latest: tag(100), safe: tag(100), finalized: tag(99) };
+        assert_eq!(prune_point(&heads, 100, 2), point(98, false));
+        // An L1 without finality: its safe block, or the confirmation margin.
+        let heads = L1Heads { latest: tag(50), safe: tag(30), finalized: None };
+        assert_eq!(prune_point(&heads, 50, 2), point(30, true));
+        let heads = L1Heads { latest: tag(50), safe: None, finalized: None };
+        assert_eq!(prune_point(&heads, 50, 2), point(48, false));
+        assert_eq!(prune_point(&heads, 1, 2), point(0, false));
     }
 }

@@ -15,11 +15,20 @@
 //!   non-decreasing and not after the L1 head it anchors to, anchor = a recent L1 block, the L2
 //!   block gas limit respected by the sum of declared transaction gas limits).
 //! - Transactions taken from the pool are put back (in order) when a proposal fails to land.
+//! - No landed transaction is lost: the proposer remembers what each landed proposal carried
+//!   ([`Posted`]) until it is settled ([`settle`]); a proposal whose L1 block leaves the canonical
+//!   chain, or whose transactions the node did not derive once it processed that L1 block (the
+//!   manifest or batch was skipped), puts its transactions whose nonce is not used on L2 yet back
+//!   at the front of the pool. While waiting for a proposal's receipt it watches its anchor block:
+//!   if the anchor is reorged out (derivation would skip the manifest) it requeues at once instead
+//!   of waiting [`RECEIPT_TIMEOUT`].
 
+pub mod accounts;
 pub mod lookahead;
 pub mod pool;
 mod rpc;
 
+use accounts::{AccountSource, L2Accounts};
 use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
 use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -30,8 +39,8 @@ use alloy_sol_types::SolCall;
 use alloy_sol_types::sol;
 use based_contracts::Inbox;
 use based_primitives::{Batch, BlockManifest, L1Anchor};
-use pool::{PooledTx, TxPool};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use pool::{PoolConfig, PooledTx, TxPool};
+use std::{collections::VecDeque, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -60,6 +69,66 @@ pub fn propose_gas_limit(promised: &[Bytes]) -> u64 {
 
 /// How long the proposer waits for its blob transaction to be included before requeueing.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many L1 blocks deep a landed proposal is watched for reorgs (when the node's derivation
+/// progress cannot be read); deeper ones are forgotten.
+pub const REORG_WATCH_DEPTH: u64 = 64;
+
+/// The lowest base fee the block after one with `base_fee` can have (EIP-1559 lowers it by at
+/// most 1/8, and never below [`based_admission::MIN_BASE_FEE`] from above it): the pool's base fee
+/// floor.
+pub fn next_base_fee_floor(base_fee: u64) -> u64 {
+    if base_fee <= based_admission::MIN_BASE_FEE {
+        return base_fee;
+    }
+    base_fee.saturating_sub(base_fee / 8).saturating_sub(1).max(based_admission::MIN_BASE_FEE)
+}
+
+/// A landed proposal the proposer still watches: the L1 block it landed in and the L2
+/// transactions it carried (promised and in the manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// Number of the L1 block the proposal landed in.
+    pub l1_block: u64,
+    /// Hash of that block.
+    pub l1_hash: B256,
+    /// The transactions it carried, in order.
+    pub txs: Vec<PooledTx>,
+}
+
+/// What becomes of a [`Posted`] proposal at an L1 head ([`settle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Its L1 block is no longer canonical: requeue its transactions not yet on L2.
+    Orphaned,
+    /// The node processed its L1 block: requeue those of its transactions it did not derive
+    /// (the manifest or batch was skipped) and whose nonce is unused.
+    Derived,
+    /// Deeper than [`REORG_WATCH_DEPTH`] and not known to be derived: forget it.
+    Forget,
+    /// Still canonical, not processed yet: keep watching.
+    Wait,
+}
+
+/// The fate of `posted` given the canonical hash of its L1 block (`None`: no such block any
+/// more), the node's last processed L1 block (`None`: unknown) and the L1 head.
+pub fn fate(
+    posted: &Posted,
+    canonical: Option<B256>,
+    l1_processed: Option<u64>,
+    head: u64,
+) -> Fate {
+    if canonical != Some(posted.l1_hash) {
+        return Fate::Orphaned;
+    }
+    if l1_processed.is_some_and(|p| p >= posted.l1_block) {
+        return Fate::Derived;
+    }
+    if head.saturating_sub(posted.l1_block) > REORG_WATCH_DEPTH {
+        return Fate::Forget;
+    }
+    Fate::Wait
+}
 
 /// Proposer configuration.
 #[derive(Debug, Clone)]
@@ -241,9 +310,7 @@ async fn view<P: Provider, C: SolCall>(
     to: Address,
     call: C,
 ) -> Result<C::Return, ProposerError> {
-    let tx = TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
-    let out = l1.call(tx).await.map_err(|e| ProposerError::Rpc(e.to_string()))?;
-    C::abi_decode_returns(&out).map_err(|e| ProposerError::Rpc(e.to_string()))
+    based_contracts::client::view(l1, to, call).await.map_err(|e| ProposerError::Rpc(e.to_string()))
 }
 
 /// The `Inbox`'s preconfer source and its slot clock, both immutable: read once at start.
@@ -362,8 +429,19 @@ async fn post_lookahead<P: Provider>(
     }
 }
 
-/// Starts the RPC server and the proposal loop.
+/// Starts the RPC server and the proposal loop, with the default pool limits
+/// ([`PoolConfig::new`]: `pool_capacity`, 16 per sender, 10% replacement bump).
 pub async fn spawn(config: ProposerConfig) -> Result<ProposerHandle, ProposerError> {
+    let pool = PoolConfig::new(config.l2_chain_id, config.pool_capacity);
+    spawn_with_pool(config, pool).await
+}
+
+/// Starts the RPC server and the proposal loop with the pool limits `pool` (its chain id is
+/// `config.l2_chain_id`).
+pub async fn spawn_with_pool(
+    config: ProposerConfig,
+    pool: PoolConfig,
+) -> Result<ProposerHandle, ProposerError> {
     // Load the KZG trusted setup and the compressor now, not in the first proposal (over a second
     // in a debug build: long enough to miss the slot a first promise was made for).
     tokio::task::spawn_blocking(|| {
@@ -382,20 +460,37 @@ pub async fn spawn(config: ProposerConfig) -> Result<ProposerHandle, ProposerErr
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         debug!(target: "proposer", elapsed_ms, "blob encoder warmed up");
     });
-    let pool = Arc::new(TxPool::new(config.l2_chain_id, config.pool_capacity));
-    let (rpc_addr, server) = rpc::start(config.rpc_addr, pool.clone(), config.l2_chain_id)
-        .await
-        .map_err(|e| ProposerError::Server(e.to_string()))?;
+    let pool = Arc::new(TxPool::with_config(PoolConfig { chain_id: config.l2_chain_id, ..pool }));
+    pool.set_block_limits(config.default_gas_limit, based_admission::MIN_BASE_FEE);
+    // Without an L2 node the account rule (nonce, balance) cannot be applied: stateless only.
+    let accounts: Option<Arc<dyn AccountSource>> = match config.l2_rpc_url.as_ref() {
+        Some(url) => match url.parse() {
+            Ok(url) => Some(Arc::new(L2Accounts::new(ProviderBuilder::new().connect_http(url)))),
+            Err(e) => {
+                warn!(target: "proposer", error = %e, "invalid L2 RPC URL: account checks off");
+                None
+            }
+        },
+        None => {
+            warn!(target: "proposer", "no L2 RPC URL: nonce and balance are not checked on admission");
+            None
+        }
+    };
+    let (rpc_addr, server) =
+        rpc::start(config.rpc_addr, pool.clone(), config.l2_chain_id, accounts.clone())
+            .await
+            .map_err(|e| ProposerError::Server(e.to_string()))?;
     info!(target: "proposer", %rpc_addr, inbox = %config.inbox, "proposer listening");
     let (shutdown, rx) = watch::channel(false);
     let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = tokio::spawn(run(config, pool.clone(), rx, paused.clone()));
+    let task = tokio::spawn(run(config, pool.clone(), accounts, rx, paused.clone()));
     Ok(ProposerHandle { rpc_addr, pool, shutdown, task, server, paused })
 }
 
 async fn run(
     config: ProposerConfig,
     pool: Arc<TxPool>,
+    accounts: Option<Arc<dyn AccountSource>>,
     mut shutdown: watch::Receiver<bool>,
     paused: Arc<std::sync::atomic::AtomicBool>,
 ) {
@@ -474,6 +569,9 @@ async fn run(
     // Timestamp of our last landed proposal and the L1 block it landed in: it counts as the L2
     // parent (the node may not have derived it yet) only while that L1 block is canonical.
     let mut last: Option<(u64, B256, u64)> = None;
+    // Landed proposals not settled yet (oldest first).
+    let mut posted: VecDeque<Posted> = VecDeque::new();
+    let mut seen_head = 0u64;
     let mut backoff = config.poll_interval;
     loop {
         tokio::select! {
@@ -492,6 +590,13 @@ async fn run(
             }
         };
         backoff = config.poll_interval;
+        if head != seen_head {
+            seen_head = head;
+            if let Some(l2) = &l2 {
+                refresh_limits(l2, &pool).await;
+            }
+            settle(&l1, l2.as_ref(), accounts.as_deref(), &mut posted, &pool, head).await;
+        }
         if head == last_l1 || pool.is_empty() || paused.load(std::sync::atomic::Ordering::Relaxed) {
             continue;
         }
@@ -531,8 +636,9 @@ async fn run(
             propose_once(&config, &l1, l2.as_ref(), txs.clone(), last_timestamp, &pool, &send_lock)
                 .await;
         match sent {
-            Ok((timestamp, tx_hash, l1_block, l1_hash)) => {
+            Ok(Landed { timestamp, tx_hash, l1_block, l1_hash, included }) => {
                 last = Some((timestamp, l1_hash, l1_block));
+                posted.push_back(Posted { l1_block, l1_hash, txs: included });
                 metrics::counter!(based_metrics::names::PROPOSALS_INCLUDED).increment(1);
                 info!(target: "proposer", txs = count, %tx_hash, l1_block, "proposal included");
             }
@@ -545,6 +651,112 @@ async fn run(
     }
 }
 
+/// Updates the pool's block gas limit and base fee floor from the L2 head.
+async fn refresh_limits<Q: Provider>(l2: &Q, pool: &TxPool) {
+    if let Ok(Some(b)) = l2.get_block_by_number(BlockNumberOrTag::Latest).await {
+        let floor = b.header.base_fee_per_gas.map_or(0, next_base_fee_floor);
+        pool.set_block_limits(b.header.gas_limit, floor);
+    }
+}
+
+/// The node's last processed L1 block (`based_syncStatus`), if it answers.
+async fn l1_processed<Q: Provider>(l2: &Q) -> Option<u64> {
+    let status: serde_json::Value = l2.raw_request("based_syncStatus".into(), ()).await.ok()?;
+    let processed = status.get("l1Processed")?;
+    match processed {
+        serde_json::Value::String(s) => u64::from_str_radix(s.trim_start_matches("0x"), 16).ok(),
+        other => other.as_u64(),
+    }
+}
+
+/// Settles the landed proposals at L1 head `head` ([`fate`]): requeues (at the front of the pool,
+/// in order) the transactions of orphaned proposals, and those of derived proposals the node does
+/// not have, whose nonce is not used on L2 yet; forgets settled and deep ones.
+async fn settle<P: Provider, Q: Provider>(
+    l1: &P,
+    l2: Option<&Q>,
+    accounts: Option<&dyn AccountSource>,
+    posted: &mut VecDeque<Posted>,
+    pool: &TxPool,
+    head: u64,
+) {
+    if posted.is_empty() {
+        return;
+    }
+    let processed = match l2 {
+        Some(l2) => l1_processed(l2).await,
+        None => None,
+    };
+    let mut requeue = Vec::new();
+    let mut keep = VecDeque::new();
+    while let Some(p) = posted.pop_front() {
+        let canonical = match l1.get_block_by_number(p.l1_block.into()).await {
+            Ok(block) => block.map(|b| b.header.hash),
+            // L1 unreachable: decide later.
+            Err(_) => {
+                keep.push_back(p);
+                continue;
+            }
+        };
+        match fate(&p, canonical, processed, head) {
+            Fate::Orphaned => {
+                warn!(target: "proposer", l1_block = p.l1_block, l1_hash = %p.l1_hash, txs = p.txs.len(), "proposal orphaned by an L1 reorg: requeueing its transactions");
+                metrics::counter!(based_metrics::names::PROPOSALS_FAILED).increment(1);
+                requeue.extend(p.txs);
+            }
+            Fate::Derived => {
+                let Some(l2) = l2 else { continue };
+                for tx in p.txs {
+                    match l2.get_transaction_receipt(tx.hash).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            debug!(target: "proposer", hash = %tx.hash, l1_block = p.l1_block, "posted transaction not derived: requeueing");
+                            requeue.push(tx);
+                        }
+                        // Unknown: keep it (execution skips a used nonce).
+                        Err(_) => requeue.push(tx),
+                    }
+                }
+            }
+            Fate::Forget => {}
+            Fate::Wait => keep.push_back(p),
+        }
+    }
+    *posted = keep;
+    if requeue.is_empty() {
+        return;
+    }
+    let mut nonces = std::collections::HashMap::new();
+    if let Some(accounts) = accounts {
+        for tx in &requeue {
+            if !nonces.contains_key(&tx.sender)
+                && let Ok(account) = accounts.account(tx.sender).await
+            {
+                nonces.insert(tx.sender, account.nonce);
+            }
+        }
+    }
+    let count = requeue.len();
+    let requeue = pool::unused_nonces(requeue, |a| nonces.get(a).copied());
+    info!(target: "proposer", requeued = requeue.len(), already_on_l2 = count.saturating_sub(requeue.len()), "transactions of unsettled proposals back in the pool");
+    pool.requeue_front(requeue);
+}
+
+/// A proposal that landed ([`propose_once`]).
+#[derive(Debug)]
+struct Landed {
+    /// Timestamp of its (last) manifest.
+    timestamp: u64,
+    /// The L1 transaction.
+    tx_hash: B256,
+    /// The L1 block it landed in.
+    l1_block: u64,
+    /// That block's hash.
+    l1_hash: B256,
+    /// The L2 transactions it carried, in order.
+    included: Vec<PooledTx>,
+}
+
 async fn propose_once<P: Provider, Q: Provider>(
     config: &ProposerConfig,
     l1: &P,
@@ -553,7 +765,7 @@ async fn propose_once<P: Provider, Q: Provider>(
     last_timestamp: u64,
     pool: &TxPool,
     send_lock: &tokio::sync::Mutex<()>,
-) -> Result<(u64, B256, u64, B256), ProposerError> {
+) -> Result<Landed, ProposerError> {
     let rpc = |e: alloy_transport::TransportError| ProposerError::Rpc(e.to_string());
     let l1_head = l1
         .get_block_by_number(BlockNumberOrTag::Latest)
@@ -575,7 +787,12 @@ async fn propose_once<P: Provider, Q: Provider>(
         gas_limit,
         fee_recipient: config.fee_recipient,
     };
+    let taken = txs.clone();
     let BuiltBatch { batch, promised, dropped, leftover } = build_batch(txs, &ctx);
+    let included: Vec<PooledTx> = taken
+        .into_iter()
+        .filter(|t| !dropped.contains(&t.hash) && !leftover.iter().any(|l| l.hash == t.hash))
+        .collect();
     for hash in dropped {
         debug!(target: "proposer", %hash, "dropped: gas limit above block gas limit");
     }
@@ -607,9 +824,19 @@ async fn propose_once<P: Provider, Q: Provider>(
     // Poll for the receipt ourselves: a block-watching waiter can miss a receipt whose block is
     // reorged out right away, and then never return.
     let deadline = tokio::time::Instant::now() + RECEIPT_TIMEOUT;
+    // After an L1 reorg that removes the anchor the manifest would be skipped by derivation
+    // (and the transaction may be gone from L1's mempool): requeue at once, not after the timeout.
     let receipt = loop {
         if let Ok(Some(r)) = l1.get_transaction_receipt(tx_hash).await {
             break r;
+        }
+        if let Ok(block) = l1.get_block_by_number(ctx.anchor.number.into()).await
+            && block.map(|b| b.header.hash) != Some(ctx.anchor.hash)
+        {
+            return Err(ProposerError::NotIncluded(format!(
+                "anchor L1 block {} reorged out while waiting for {tx_hash}",
+                ctx.anchor.number
+            )));
         }
         if tokio::time::Instant::now() > deadline {
             return Err(ProposerError::NotIncluded(format!("no receipt for {tx_hash} in time")));
@@ -622,12 +849,13 @@ async fn propose_once<P: Provider, Q: Provider>(
     metrics::counter!(based_metrics::names::PROMISED_TXS_POSTED)
         .increment(u64::try_from(promised_count).unwrap_or(u64::MAX));
     let timestamp = batch.manifests.last().map_or(ctx.parent_timestamp, |m| m.timestamp);
-    Ok((
+    Ok(Landed {
         timestamp,
-        receipt.transaction_hash,
-        receipt.block_number.unwrap_or_default(),
-        receipt.block_hash.unwrap_or_default(),
-    ))
+        tx_hash: receipt.transaction_hash,
+        l1_block: receipt.block_number.unwrap_or_default(),
+        l1_hash: receipt.block_hash.unwrap_or_default(),
+        included,
+    })
 }
 
 /// Encodes a batch into the blob sidecar of a proposal transaction.
@@ -644,7 +872,16 @@ mod tests {
 
     fn tx(n: u8, gas_limit: u64) -> PooledTx {
         let raw = Bytes::from(vec![n; 10]);
-        PooledTx { hash: keccak256(&raw), sender: Address::ZERO, gas_limit, raw, promised: false }
+        PooledTx {
+            hash: keccak256(&raw),
+            sender: Address::ZERO,
+            nonce: u64::from(n),
+            gas_limit,
+            max_fee_per_gas: 1,
+            priority_fee: 1,
+            raw,
+            promised: false,
+        }
     }
 
     fn ctx(parent_timestamp: u64) -> BatchContext {
@@ -698,5 +935,108 @@ mod tests {
         assert_eq!(built.batch.manifests[0].timestamp, 151);
         let built = build_batch(vec![tx(1, 21_000)], &ctx(99));
         assert_eq!(built.batch.manifests[0].timestamp, 100);
+    }
+
+    #[test]
+    fn fate_of_a_landed_proposal() {
+        let p = Posted { l1_block: 10, l1_hash: B256::repeat_byte(1), txs: vec![tx(1, 21_000)] };
+        let other = Some(B256::repeat_byte(2));
+        assert_eq!(fate(&p, other, Some(100), 11), Fate::Orphaned);
+        assert_eq!(fate(&p, None, None, 11), Fate::Orphaned);
+        assert_eq!(fate(&p, Some(p.l1_hash), Some(10), 11), Fate::Derived);
+        assert_eq!(fate(&p, Some(p.l1_hash), Some(9), 11), Fate::Wait);
+        assert_eq!(fate(&p, Some(p.l1_hash), None, 10 + REORG_WATCH_DEPTH), Fate::Wait);
+        assert_eq!(fate(&p, Some(p.l1_hash), None, 11 + REORG_WATCH_DEPTH), Fate::Forget);
+    }
+
+    #[test]
+    fn base_fee_floor_follows_eip1559() {
+        assert_eq!(next_base_fee_floor(0), 0);
+        assert_eq!(next_base_fee_floor(7), 7);
+        assert_eq!(next_base_fee_floor(1_000_000_000), 874_999_999);
+        assert_eq!(next_base_fee_floor(9), 7);
+    }
+
+    /// Next nonce 2 for every sender.
+    #[derive(Debug)]
+    struct NonceTwo;
+
+    #[jsonrpsee::core::async_trait]
+    impl AccountSource for NonceTwo {
+        async fn account(&self, _: Address) -> Result<based_admission::Account, String> {
+            Ok(based_admission::Account { nonce: 2, balance: U256::ZERO })
+        }
+    }
+
+    fn mocked() -> (alloy_transport::mock::Asserter, impl Provider) {
+        let asserter = alloy_transport::mock::Asserter::new();
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_mocked_client(asserter.clone());
+        (asserter, provider)
+    }
+
+    #[tokio::test]
+    async fn orphaned_proposal_goes_back_to_the_pool_without_used_nonces() {
+        let (l1, l1_provider) = mocked();
+        let pool = TxPool::new(4242, 10);
+        let carried = vec![tx(1, 21_000), tx(2, 21_000), tx(3, 21_000)];
+        let mut posted = VecDeque::from([
+            Posted { l1_block: 10, l1_hash: B256::repeat_byte(1), txs: carried.clone() },
+            Posted { l1_block: 11, l1_hash: B256::repeat_byte(2), txs: vec![tx(4, 21_000)] },
+        ]);
+        // L1 block 10 is no longer there (reorged to a shorter chain), block 11 has another hash.
+        l1.push_success(&serde_json::Value::Null);
+        let mut replaced =
+            alloy_rpc_types_eth::Block::<alloy_rpc_types_eth::Transaction>::default();
+        replaced.header.hash = B256::repeat_byte(9);
+        replaced.header.inner.number = 11;
+        l1.push_success(&replaced);
+        settle(
+            &l1_provider,
+            None::<&alloy_provider::RootProvider>,
+            Some(&NonceTwo),
+            &mut posted,
+            &pool,
+            12,
+        )
+        .await;
+        assert!(posted.is_empty());
+        // Nonce 1 was used on L2 meanwhile: not requeued; the others are, in order, at the front.
+        let back = pool.take(usize::MAX, 10);
+        assert_eq!(back.iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn canonical_proposal_is_kept_until_derived_and_undelivered_txs_requeued() {
+        let (l1, l1_provider) = mocked();
+        let (l2, l2_provider) = mocked();
+        let pool = TxPool::new(4242, 10);
+        let hash = B256::repeat_byte(1);
+        let mut block = alloy_rpc_types_eth::Block::<alloy_rpc_types_eth::Transaction>::default();
+        block.header.hash = hash;
+        block.header.inner.number = 10;
+        let mut posted = VecDeque::from([Posted {
+            l1_block: 10,
+            l1_hash: hash,
+            txs: vec![tx(2, 21_000), tx(3, 21_000)],
+        }]);
+        // Not processed by the node yet: kept.
+        l2.push_success(&serde_json::json!({ "l1Processed": "0x9" }));
+        l1.push_success(&block);
+        settle(&l1_provider, Some(&l2_provider), Some(&NonceTwo), &mut posted, &pool, 11).await;
+        assert_eq!(posted.len(), 1);
+        assert!(pool.is_empty());
+        // Processed, and the node has neither transaction (the manifest was skipped): requeued.
+        l2.push_success(&serde_json::json!({ "l1Processed": "0xa" }));
+        l1.push_success(&block);
+        l2.push_success(&serde_json::Value::Null);
+        l2.push_success(&serde_json::Value::Null);
+        settle(&l1_provider, Some(&l2_provider), Some(&NonceTwo), &mut posted, &pool, 12).await;
+        assert!(posted.is_empty());
+        assert_eq!(
+            pool.take(usize::MAX, 10).iter().map(|t| t.nonce).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
     }
 }

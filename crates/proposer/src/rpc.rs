@@ -1,6 +1,9 @@
 //! The proposer's transaction-submission JSON-RPC endpoint (`eth_sendRawTransaction`).
 
-use crate::pool::{PoolError, TxPool};
+use crate::{
+    accounts::AccountSource,
+    pool::{PoolError, TxPool},
+};
 use alloy_primitives::{B256, Bytes, U64};
 use jsonrpsee::{
     core::RpcResult,
@@ -34,25 +37,30 @@ pub trait ProposerRpc {
 struct Api {
     pool: Arc<TxPool>,
     chain_id: u64,
+    /// The senders' L2 accounts (`None`: no L2 node configured, the account rule is skipped).
+    accounts: Option<Arc<dyn AccountSource>>,
 }
 
-/// JSON-RPC error code for a rejected transaction (geth's and execution-apis' convention).
-const TX_REJECTED: i32 = -32000;
-/// JSON-RPC error code for invalid params.
-const INVALID_PARAMS: i32 = -32602;
-
+/// The pool's refusal as a JSON-RPC error (geth's wording and codes, `based-admission`).
 fn to_rpc_error(e: PoolError) -> ErrorObjectOwned {
-    let code = match e {
-        PoolError::Decode(_) | PoolError::TrailingBytes => INVALID_PARAMS,
-        _ => TX_REJECTED,
-    };
-    ErrorObjectOwned::owned(code, e.to_string(), None::<()>)
+    ErrorObjectOwned::owned(e.code(), e.to_string(), None::<()>)
 }
 
 #[jsonrpsee::core::async_trait]
 impl ProposerRpcServer for Api {
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        let hash = self.pool.add_raw(&raw).map_err(to_rpc_error)?;
+        // The stateless rule first (no L2 read for garbage), then the sender's account.
+        let tx = self.pool.check(&raw).map_err(to_rpc_error)?;
+        let account = match &self.accounts {
+            Some(accounts) => Some(
+                accounts.account(tx.sender).await.map_err(|e| to_rpc_error(PoolError::State(e)))?,
+            ),
+            None => None,
+        };
+        let hash = self.pool.add_checked(&tx, &raw, account.as_ref()).map_err(|e| {
+            tracing::debug!(target: "proposer::rpc", hash = %tx.hash, error = %e, "transaction refused");
+            to_rpc_error(e)
+        })?;
         tracing::debug!(target: "proposer::rpc", %hash, "transaction queued");
         Ok(hash)
     }
@@ -76,8 +84,9 @@ pub(crate) async fn start(
     addr: SocketAddr,
     pool: Arc<TxPool>,
     chain_id: u64,
+    accounts: Option<Arc<dyn AccountSource>>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let module = Api { pool, chain_id }.into_rpc();
+    let module = Api { pool, chain_id, accounts }.into_rpc();
     let metrics = based_metrics::RpcMetricsLayer::new("proposer", module.method_names());
     let server = Server::builder()
         .set_rpc_middleware(
@@ -93,21 +102,93 @@ pub(crate) async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_network::TxSignerSync;
+    use alloy_primitives::{Address, TxKind, U256};
+    use alloy_signer_local::PrivateKeySigner;
+    use based_admission::Account;
     use jsonrpsee::http_client::HttpClientBuilder;
+    use std::collections::HashMap;
+
+    /// Accounts from a map; absent ones are empty (fresh keys).
+    #[derive(Debug, Default)]
+    struct FakeAccounts(HashMap<Address, Account>);
+
+    #[jsonrpsee::core::async_trait]
+    impl AccountSource for FakeAccounts {
+        async fn account(&self, address: Address) -> Result<Account, String> {
+            Ok(self.0.get(&address).copied().unwrap_or_default())
+        }
+    }
+
+    fn tx(key: u8, nonce: u64, gas_limit: u64) -> (Address, Bytes) {
+        let signer = PrivateKeySigner::from_bytes(&B256::repeat_byte(key)).unwrap();
+        let mut tx = TxEip1559 {
+            chain_id: 4242,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: 1_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            ..Default::default()
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+        (signer.address(), TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into())
+    }
+
+    fn call_error(err: jsonrpsee::core::client::Error) -> (i32, String) {
+        match err {
+            jsonrpsee::core::client::Error::Call(obj) => (obj.code(), obj.message().to_string()),
+            other => panic!("unexpected error {other:?}"),
+        }
+    }
 
     #[tokio::test]
     async fn rejects_garbage_with_invalid_params_and_counts_pending() {
         let pool = Arc::new(TxPool::new(4242, 8));
-        let (addr, handle) = start("127.0.0.1:0".parse().unwrap(), pool, 4242).await.unwrap();
+        let (addr, handle) = start("127.0.0.1:0".parse().unwrap(), pool, 4242, None).await.unwrap();
         let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
         assert_eq!(client.chain_id().await.unwrap(), U64::from(4242));
         let err = client.send_raw_transaction(Bytes::from_static(&[0x02, 0x01])).await.unwrap_err();
-        match err {
-            jsonrpsee::core::client::Error::Call(obj) => assert_eq!(obj.code(), INVALID_PARAMS),
-            other => panic!("unexpected error {other:?}"),
-        }
+        assert_eq!(call_error(err).0, based_admission::INVALID_PARAMS);
         assert_eq!(client.pending_count().await.unwrap(), U64::ZERO);
         handle.stop().unwrap();
         handle.stopped().await;
+    }
+
+    #[tokio::test]
+    async fn refuses_low_nonce_gas_above_block_and_unfunded_with_json_rpc_errors() {
+        let pool = Arc::new(TxPool::new(4242, 8));
+        pool.set_block_limits(1_000_000, 7);
+        let (sender, _) = tx(1, 0, 21_000);
+        let accounts = FakeAccounts(HashMap::from([(
+            sender,
+            Account { nonce: 5, balance: U256::from(10u128.pow(18)) },
+        )]));
+        let (addr, handle) =
+            start("127.0.0.1:0".parse().unwrap(), pool, 4242, Some(Arc::new(accounts)))
+                .await
+                .unwrap();
+        let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
+        let (code, message) =
+            call_error(client.send_raw_transaction(tx(1, 4, 21_000).1).await.unwrap_err());
+        assert_eq!(code, -32000);
+        assert!(message.starts_with("nonce too low"), "{message}");
+        let (_, message) =
+            call_error(client.send_raw_transaction(tx(1, 5, 1_000_001).1).await.unwrap_err());
+        assert!(message.starts_with("exceeds block gas limit"), "{message}");
+        let (_, message) =
+            call_error(client.send_raw_transaction(tx(2, 0, 21_000).1).await.unwrap_err());
+        assert!(message.starts_with("insufficient funds for gas * price + value"), "{message}");
+        let (_, raw) = tx(1, 5, 21_000);
+        assert_eq!(client.send_raw_transaction(raw.clone()).await.unwrap(), keccak(&raw));
+        assert_eq!(client.pending_count().await.unwrap(), U64::from(1));
+        handle.stop().unwrap();
+        handle.stopped().await;
+    }
+
+    fn keccak(raw: &Bytes) -> B256 {
+        alloy_primitives::keccak256(raw)
     }
 }

@@ -6,9 +6,9 @@
 
 use crate::{BlsPublicKey, BlsSecretKey, Registry};
 use alloy_network::TransactionBuilder;
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_provider::Provider;
-use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
+use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_sol_types::SolCall;
 
 /// Client errors.
@@ -27,6 +27,17 @@ pub enum ClientError {
 
 fn rpc(e: impl std::fmt::Display) -> ClientError {
     ClientError::Rpc(e.to_string())
+}
+
+impl From<based_contracts::client::CallError> for ClientError {
+    fn from(e: based_contracts::client::CallError) -> Self {
+        use based_contracts::client::CallError;
+        match e {
+            CallError::Reverted(name) => Self::Reverted(name),
+            CallError::Failed(hash) => Self::Failed(hash),
+            CallError::Rpc(reason) => Self::Rpc(reason),
+        }
+    }
 }
 
 /// The on-chain windows and minimum collateral of a `Registry`.
@@ -133,11 +144,7 @@ impl<P: Provider> RegistryClient<P> {
     }
 
     async fn view<C: SolCall>(&self, call: C) -> Result<C::Return, ClientError> {
-        let tx = TransactionRequest::default()
-            .with_to(self.address)
-            .with_input(Bytes::from(call.abi_encode()));
-        let out = self.provider.call(tx).await.map_err(rpc)?;
-        C::abi_decode_returns(&out).map_err(rpc)
+        Ok(based_contracts::client::view(&self.provider, self.address, call).await?)
     }
 
     /// Simulates, then sends `call` with `value` and waits for the receipt.
@@ -146,31 +153,13 @@ impl<P: Provider> RegistryClient<P> {
         call: C,
         value: U256,
     ) -> Result<TransactionReceipt, ClientError> {
-        let tx = TransactionRequest::default()
-            .with_to(self.address)
-            .with_value(value)
-            .with_input(Bytes::from(call.abi_encode()));
-        if let Err(e) = self.provider.call(tx.clone()).await {
-            let data = e.as_error_resp().and_then(|r| r.as_revert_data());
-            let name = data
-                .and_then(|d| d.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()))
-                .and_then(Registry::RegistryErrors::name_by_selector);
-            return Err(match name {
-                Some(name) => ClientError::Reverted(name.to_owned()),
-                None => rpc(e),
-            });
-        }
-        let receipt = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .map_err(rpc)?
-            .get_receipt()
-            .await
-            .map_err(rpc)?;
-        if !receipt.status() {
-            return Err(ClientError::Failed(receipt.transaction_hash));
-        }
+        let tx = based_contracts::client::call_request(self.address, &call).with_value(value);
+        let receipt = based_contracts::client::send_checked(
+            &self.provider,
+            tx,
+            Registry::RegistryErrors::name_by_selector,
+        )
+        .await?;
         tracing::info!(
             target: "registry",
             call = C::SIGNATURE,

@@ -1,12 +1,17 @@
 //! JSON-RPC method definitions (jsonrpsee). Parameter and result types are the alloy RPC types,
 //! so the wire format is the execution-apis one.
 
+use alloy_eips::eip2930::AccessListResult;
 use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy_rpc_types_eth::{
     Block, BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, FeeHistory, Filter,
     FilterChanges, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
     pubsub::SubscriptionKind,
 };
+use alloy_rpc_types_trace::geth::{
+    GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
+};
+use alloy_rpc_types_txpool::{TxpoolContent, TxpoolContentFrom, TxpoolInspect, TxpoolStatus};
 use jsonrpsee::{
     core::{RpcResult, SubscriptionResult},
     proc_macros::rpc,
@@ -99,6 +104,15 @@ pub trait EthApi {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<U64>;
+
+    /// `eth_createAccessList`: the accounts and storage slots the call touches (sender, recipient
+    /// and precompiles excluded) and the gas it uses with that list; `error` when it reverts.
+    #[method(name = "createAccessList")]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
 
     /// `eth_getTransactionByHash`.
     #[method(name = "getTransactionByHash")]
@@ -203,6 +217,69 @@ pub trait EthPubSubApi {
         kind: SubscriptionKind,
         params: Option<serde_json::Value>,
     ) -> SubscriptionResult;
+}
+
+/// The `debug_` namespace: geth-style transaction tracing (the struct logger by default, or a
+/// built-in tracer such as `callTracer`).
+#[rpc(server, namespace = "debug")]
+pub trait DebugApi {
+    /// `debug_traceTransaction(hash, options?)`: re-executes the transaction's block up to it and
+    /// traces it.
+    #[method(name = "traceTransaction")]
+    async fn trace_transaction(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<GethTrace>;
+
+    /// `debug_traceCall(call, block?, options?)`: traces a call (as `eth_call`) on a block's
+    /// state. State and block overrides are refused.
+    #[method(name = "traceCall")]
+    async fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        options: Option<GethDebugTracingCallOptions>,
+    ) -> RpcResult<GethTrace>;
+
+    /// `debug_traceBlockByNumber(block, options?)`: every transaction of the block, in order
+    /// (`[{txHash, result}]`).
+    #[method(name = "traceBlockByNumber")]
+    async fn trace_block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult>>;
+
+    /// `debug_traceBlockByHash(hash, options?)`: as `debug_traceBlockByNumber`.
+    #[method(name = "traceBlockByHash")]
+    async fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult>>;
+}
+
+/// The `txpool_` namespace. The node keeps no transaction pool (`eth_sendRawTransaction`
+/// forwards to the proposer): what it holds that is not in a block yet is its pending block (the
+/// preconfirmed transactions), reported as `pending`; `queued` is always empty.
+#[rpc(server, namespace = "txpool")]
+pub trait TxpoolApi {
+    /// `txpool_status`: `{pending, queued}` counts.
+    #[method(name = "status")]
+    async fn txpool_status(&self) -> RpcResult<TxpoolStatus>;
+
+    /// `txpool_content`: the transactions by sender and nonce.
+    #[method(name = "content")]
+    async fn txpool_content(&self) -> RpcResult<TxpoolContent>;
+
+    /// `txpool_contentFrom(address)`: the transactions of one sender by nonce.
+    #[method(name = "contentFrom")]
+    async fn txpool_content_from(&self, from: Address) -> RpcResult<TxpoolContentFrom>;
+
+    /// `txpool_inspect`: a one-line summary of each transaction by sender and nonce.
+    #[method(name = "inspect")]
+    async fn txpool_inspect(&self) -> RpcResult<TxpoolInspect>;
 }
 
 /// The `net_` namespace.

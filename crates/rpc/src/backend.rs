@@ -93,6 +93,31 @@ pub trait ChainProvider: Send + Sync + 'static {
     /// another block's state across an unwind.
     fn state_at(&self, number: u64, hash: B256) -> Result<Option<StateView>, ProviderError>;
 
+    /// The state at the start of the transactions of canonical block (`number`, `hash`): the
+    /// parent block's state with the block's pre-transaction steps applied, so that executing
+    /// the block's transactions on it, in order, reproduces the block (`debug_trace*`).
+    /// `Ok(None)` as for [`Self::state_at`] (not available, or the block is not canonical).
+    ///
+    /// The default is the parent's state, right for blocks without pre-transaction steps (the
+    /// in-memory test chain). The store's implementation also replays this L2's steps: deposits,
+    /// the L1 anchor call and the EIP-2935 / EIP-4788 system calls (docs/protocol.md §5.2).
+    fn block_start_state(
+        &self,
+        chain_id: u64,
+        number: u64,
+        hash: B256,
+    ) -> Result<Option<StateView>, ProviderError> {
+        let _ = chain_id;
+        let Some(header) = self.header_by_hash(hash)? else { return Ok(None) };
+        if header.header.number != number {
+            return Ok(None);
+        }
+        match number.checked_sub(1) {
+            Some(parent) => self.state_at(parent, header.header.parent_hash),
+            None => self.state_at(number, hash),
+        }
+    }
+
     /// EIP-1186 proof of `address` and the storage `keys` in the state after canonical block
     /// `number` (`eth_getProof`), verifiable against that block's `stateRoot`. `Ok(None)`: this
     /// provider serves no proofs (the default).

@@ -90,7 +90,7 @@ pub enum RpcError {
     /// Every slot for expensive requests stayed busy for the whole queue wait
     /// ([`crate::RpcConfig::max_concurrent_calls`], [`crate::RpcConfig::call_queue_timeout`]).
     #[error(
-        "server busy: {limit} expensive requests (eth_call, eth_estimateGas, eth_getLogs, eth_feeHistory, eth_getProof) already running and none finished within {waited_ms} ms; retry later"
+        "server busy: {limit} expensive requests (eth_call, eth_estimateGas, eth_createAccessList, eth_getLogs, eth_feeHistory, eth_getProof, debug_trace*) already running and none finished within {waited_ms} ms; retry later"
     )]
     Busy {
         /// [`crate::RpcConfig::max_concurrent_calls`].
@@ -98,8 +98,9 @@ pub enum RpcError {
         /// How long the request waited, in milliseconds.
         waited_ms: u128,
     },
-    /// `eth_call` / `eth_estimateGas` ran past [`crate::RpcConfig::call_timeout`] and was aborted
-    /// (geth's message).
+    /// `eth_call` / `eth_estimateGas` / `eth_createAccessList` / a trace ran past
+    /// [`crate::RpcConfig::call_timeout`] (or a tracer's shorter `timeout`) and was aborted (geth's
+    /// message).
     #[error("execution aborted (timeout = {})", format_timeout(*.0))]
     Timeout(std::time::Duration),
     /// `eth_getProof` for a block older than the proof window.
@@ -120,6 +121,20 @@ pub enum RpcError {
     /// The chain provider serves no proofs (e.g. a store without a state trie).
     #[error("proofs are not available from this node")]
     ProofUnavailable,
+    /// A trace recorded more struct logs than [`crate::RpcConfig::max_struct_logs`] allows.
+    #[error(
+        "trace exceeds {0} struct logs (the node's limit): set the tracer's `limit`, trace a smaller call, or use the callTracer"
+    )]
+    TooManyStructLogs(u64),
+    /// A trace recorded more data than a response may hold
+    /// ([`crate::RpcConfig::max_response_body_size`]).
+    #[error(
+        "trace exceeds the response size limit ({0} bytes): disable memory or stack, set the tracer's `limit`, or use the callTracer"
+    )]
+    TraceTooLarge(u64),
+    /// `debug_traceTransaction` of a transaction that is in no canonical block.
+    #[error("transaction {0} not found")]
+    TransactionNotFound(alloy_primitives::B256),
     /// The proposer rejected a forwarded transaction, or could not be reached.
     #[error(transparent)]
     Forward(#[from] ForwardError),
@@ -170,13 +185,16 @@ impl RpcError {
             | Self::FilterLagged(_)
             | Self::ProofWindow { .. }
             | Self::Busy { .. }
-            | Self::TooManyProofKeys(_) => LIMIT_EXCEEDED_CODE,
+            | Self::TooManyProofKeys(_)
+            | Self::TooManyStructLogs(_)
+            | Self::TraceTooLarge(_) => LIMIT_EXCEEDED_CODE,
             Self::Forward(ForwardError::Rejected { code, .. }) => *code,
             Self::Preconf(e) => e.code(),
             Self::Provider(_) | Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::HeaderNotFound
             | Self::FilterNotFound
             | Self::ProofUnavailable
+            | Self::TransactionNotFound(_)
             | Self::NonCanonicalBlock(_)
             | Self::StateUnavailable(_)
             | Self::Halted(_)
@@ -252,6 +270,9 @@ mod tests {
         assert_eq!(RpcError::TooManyFilters(1).code(), -32005);
         assert_eq!(RpcError::FilterLagged(1).code(), -32005);
         assert_eq!(RpcError::TooManyProofKeys(1).code(), -32005);
+        assert_eq!(RpcError::TooManyStructLogs(1).code(), -32005);
+        assert_eq!(RpcError::TraceTooLarge(1).code(), -32005);
+        assert_eq!(RpcError::TransactionNotFound(Default::default()).code(), -32000);
         assert_eq!(RpcError::ProofWindow { block: 1, head: 9, window: 2 }.code(), -32005);
         assert_eq!(
             (RpcError::FilterNotFound.code(), RpcError::FilterNotFound.to_string()),

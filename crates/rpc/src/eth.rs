@@ -3,7 +3,9 @@
 use std::{sync::Arc, time::Instant};
 
 use alloy_consensus::{Transaction as _, TxEnvelope, TxType, transaction::SignerRecoverable};
-use alloy_eips::{BlockHashOrNumber, eip2718::Decodable2718, eip7840::BlobParams};
+use alloy_eips::{
+    BlockHashOrNumber, eip2718::Decodable2718, eip2930::AccessListResult, eip7840::BlobParams,
+};
 use alloy_primitives::{Address, B256, Bytes, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
     Block, BlockId, BlockNumberOrTag, EIP1186AccountProofResponse, FeeHistory, Filter,
@@ -24,6 +26,7 @@ use crate::{
     filters::{FilterLimits, Filters},
     preconf::{PendingBlock, PreconfError, PreconfList, PreconfStatus, Preconfirmation},
     server::RpcDeps,
+    trace,
 };
 
 /// The block a request resolved to: a canonical block, or the node's pending block.
@@ -59,7 +62,7 @@ const STATE_RESOLVE_ATTEMPTS: usize = 3;
 /// Shared handler state; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct EthHandler {
-    deps: Arc<RpcDeps>,
+    pub(crate) deps: Arc<RpcDeps>,
     filters: Arc<Filters>,
     /// Slots for expensive requests ([`crate::RpcConfig::max_concurrent_calls`]).
     expensive: Arc<Semaphore>,
@@ -110,7 +113,7 @@ impl EthHandler {
         self.deps.chain.proof(number, address, keys)?.ok_or(RpcError::ProofUnavailable)
     }
 
-    fn call_params(&self) -> CallParams {
+    pub(crate) fn call_params(&self) -> CallParams {
         let config = &self.deps.config;
         CallParams {
             chain_id: config.chain_id,
@@ -124,7 +127,7 @@ impl EthHandler {
     }
 
     /// The node's pending block, if it keeps one and it builds on the current head.
-    fn pending(&self) -> error::RpcResult<Option<Arc<PendingBlock>>> {
+    pub(crate) fn pending(&self) -> error::RpcResult<Option<Arc<PendingBlock>>> {
         let Some(pending) = self.deps.based.preconf().and_then(|p| p.pending_block()) else {
             return Ok(None);
         };
@@ -176,7 +179,10 @@ impl EthHandler {
         Ok((n <= head).then_some(n))
     }
 
-    fn header_by_tag(&self, tag: BlockNumberOrTag) -> error::RpcResult<Option<SealedHeader>> {
+    pub(crate) fn header_by_tag(
+        &self,
+        tag: BlockNumberOrTag,
+    ) -> error::RpcResult<Option<SealedHeader>> {
         match self.resolve_number(tag)? {
             Some(n) => Ok(self.deps.chain.header_by_number(n)?),
             None => Ok(None),
@@ -213,7 +219,10 @@ impl EthHandler {
     /// number *and hash* in one snapshot and refuses if that block is no longer canonical (an
     /// unwind between resolving the tag and opening the snapshot); the id is then resolved
     /// again, so a request never pairs one head's header with another head's state.
-    fn state_at(&self, id: Option<BlockId>) -> error::RpcResult<(SealedHeader, StateView)> {
+    pub(crate) fn state_at(
+        &self,
+        id: Option<BlockId>,
+    ) -> error::RpcResult<(SealedHeader, StateView)> {
         if id == Some(BlockId::Number(BlockNumberOrTag::Pending))
             && let Some(pending) = self.pending()?
         {
@@ -237,7 +246,7 @@ impl EthHandler {
     /// Whether `header` is still the canonical block at its height: checked after reading a
     /// block's body or receipts (separate read transactions) so that a block is never served
     /// with the body or receipts of another block at the same height (an unwind in between).
-    fn still_canonical(&self, header: &SealedHeader) -> error::RpcResult<bool> {
+    pub(crate) fn still_canonical(&self, header: &SealedHeader) -> error::RpcResult<bool> {
         Ok(self
             .deps
             .chain
@@ -529,6 +538,8 @@ impl EthHandler {
         let expected = self.deps.config.chain_id;
         match tx.chain_id() {
             Some(id) if id == expected => {}
+            // Pre-EIP-155 legacy transactions are valid on L2 (spec §4.4), as on Ethereum.
+            None if tx.tx_type() == TxType::Legacy => {}
             got => return Err(RpcError::InvalidChainId { expected, got }),
         }
         tx.recover_signer().map_err(|_| RpcError::InvalidSignature)?;
@@ -539,7 +550,10 @@ impl EthHandler {
     /// [`crate::RpcConfig::call_queue_timeout`] for one of the
     /// [`crate::RpcConfig::max_concurrent_calls`] slots, else answers [`RpcError::Busy`]. The
     /// slot is held until the blocking work ends, even if the client goes away first.
-    fn run_expensive<T, F>(&self, f: F) -> impl Future<Output = error::RpcResult<T>> + use<T, F>
+    pub(crate) fn run_expensive<T, F>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = error::RpcResult<T>> + use<T, F>
     where
         T: Send + 'static,
         F: FnOnce(Self) -> error::RpcResult<T> + Send + 'static,
@@ -731,6 +745,20 @@ impl EthApiServer for EthHandler {
             .run_expensive(move |this| {
                 let (header, state) = this.state_at(block)?;
                 evm::estimate_gas(state, &header.header, request, params).map(U64::from)
+            })
+            .await)
+    }
+
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let params = self.call_params();
+        ok(self
+            .run_expensive(move |this| {
+                let (header, state) = this.state_at(block)?;
+                trace::create_access_list(state, &header.header, request, params)
             })
             .await)
     }

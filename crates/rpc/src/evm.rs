@@ -20,7 +20,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use revm::{
     Context, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
-    context_interface::result::{EVMError, HaltReason, InvalidTransaction},
+    context_interface::result::{EVMError, HaltReason, InvalidTransaction, ResultAndState},
     database::CacheDB,
     database_interface::DatabaseRef,
     interpreter::{InstructionResult, Interpreter, InterpreterTypes},
@@ -48,20 +48,28 @@ pub(crate) struct CallParams {
     pub(crate) timeout: Duration,
 }
 
+/// The revm context every RPC execution runs in (changes land in a discarded [`CacheDB`]).
+pub(crate) type EvmContext<'a, DB> = revm::handler::MainnetContext<&'a mut CacheDB<DB>>;
+
 /// The wall-clock deadline of one request.
 #[derive(Debug, Clone, Copy)]
-struct Deadline {
+pub(crate) struct Deadline {
     /// `None`: the timeout is too large to represent (no deadline).
     at: Option<Instant>,
     timeout: Duration,
 }
 
 impl Deadline {
-    fn start(timeout: Duration) -> Self {
+    pub(crate) fn start(timeout: Duration) -> Self {
         Self { at: Instant::now().checked_add(timeout), timeout }
     }
 
-    fn passed(&self) -> bool {
+    /// The request's budget (what [`RpcError::Timeout`] reports).
+    pub(crate) const fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn passed(&self) -> bool {
         self.at.is_some_and(|at| Instant::now() >= at)
     }
 }
@@ -128,13 +136,15 @@ pub(crate) fn block_env(header: &Header) -> BlockEnv {
 
 /// A call request turned into a revm transaction.
 #[derive(Debug, Clone)]
-struct PreparedTx {
-    tx: TxEnv,
+pub(crate) struct PreparedTx {
+    pub(crate) tx: TxEnv,
     /// Whether the request named a fee (then balance and base fee are checked).
-    fees_set: bool,
+    pub(crate) fees_set: bool,
 }
 
-fn prepare_tx<DB: DatabaseRef>(
+/// Turns a call request into a revm transaction with `eth_call` semantics (default sender zero,
+/// nonce from the state, gas defaulting to and capped by the gas cap).
+pub(crate) fn prepare_tx<DB: DatabaseRef>(
     req: TransactionRequest,
     db: &DB,
     params: CallParams,
@@ -221,7 +231,9 @@ fn prepare_tx<DB: DatabaseRef>(
     Ok(PreparedTx { tx, fees_set })
 }
 
-fn cfg(params: CallParams, fees_set: bool) -> CfgEnv {
+/// The configuration of a simulated call: nonce checks off, fee and balance checks only when the
+/// request names a fee, EIP-3607 off.
+pub(crate) fn cfg(params: CallParams, fees_set: bool) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(SpecId::PRAGUE);
     cfg.chain_id = params.chain_id;
     cfg.tx_chain_id_check = false;
@@ -245,19 +257,36 @@ fn transact<DB: DatabaseRef>(
     if deadline.passed() {
         return Err(RpcError::Timeout(deadline.timeout));
     }
+    let mut inspector = DeadlineInspector::new(deadline);
+    let res = inspect_tx(db, block, cfg, tx, &mut inspector);
+    if inspector.expired {
+        return Err(RpcError::Timeout(deadline.timeout));
+    }
+    res.map(|res| res.result)
+}
+
+/// Executes `tx` once on top of `db` with `inspector`, without committing: the state changes are
+/// returned. The block gas limit is raised to the transaction's if lower (as for calls).
+pub(crate) fn inspect_tx<'a, DB, I>(
+    db: &'a mut CacheDB<DB>,
+    block: &BlockEnv,
+    cfg: &CfgEnv,
+    tx: TxEnv,
+    inspector: I,
+) -> RpcResult<ResultAndState<HaltReason>>
+where
+    DB: DatabaseRef,
+    I: Inspector<EvmContext<'a, DB>>,
+{
     let mut block = block.clone();
     block.gas_limit = block.gas_limit.max(tx.gas_limit);
     let mut evm = Context::mainnet()
         .with_db(db)
         .with_block(block)
         .with_cfg(cfg.clone())
-        .build_mainnet_with_inspector(DeadlineInspector::new(deadline));
-    let res = evm.inspect_tx(tx);
-    if evm.inspector.expired {
-        return Err(RpcError::Timeout(deadline.timeout));
-    }
-    match res {
-        Ok(res) => Ok(res.result),
+        .build_mainnet_with_inspector(inspector);
+    match evm.inspect_tx(tx) {
+        Ok(res) => Ok(res),
         Err(EVMError::Transaction(err)) => Err(invalid_tx(err)),
         Err(EVMError::Header(err)) => Err(RpcError::InvalidTransaction(err.to_string())),
         Err(EVMError::Database(err)) => Err(RpcError::Internal(err.to_string())),
@@ -281,7 +310,8 @@ fn invalid_tx(err: InvalidTransaction) -> RpcError {
     RpcError::InvalidTransaction(msg)
 }
 
-fn halt_message(reason: &HaltReason) -> String {
+/// geth's wording of an exceptional halt (`out of gas`, ...).
+pub(crate) fn halt_message(reason: &HaltReason) -> String {
     match reason {
         HaltReason::OutOfGas(_) => "out of gas".to_string(),
         other => format!("execution halted: {other:?}"),

@@ -1,7 +1,10 @@
 //! L2 Ethereum JSON-RPC server of the based node (jsonrpsee, HTTP + WebSocket on one port).
 //!
 //! Serves the `eth_`, `net_`, `web3_` namespaces with the execution-apis wire format (alloy RPC
-//! types), plus `based_syncStatus` / `based_l1Origin` and the preconfirmation methods
+//! types), geth's `debug_trace*` methods (revm-inspectors' tracers, on blocks re-executed from
+//! their start state: [`ChainProvider::block_start_state`]), `txpool_*` (the node's pending
+//! block; it keeps no pool of its own), plus `based_syncStatus` / `based_l1Origin` and the
+//! preconfirmation methods
 //! `based_preconfirm`, `based_dropPreconfirmed`, `based_preconfirmations`,
 //! `based_preconfirmStatus` (docs/protocol.md §10.5).
 //!
@@ -28,7 +31,8 @@
 //!   `transactionIndex` and `blockHash: null`; a canonical inclusion always wins.
 //! - A raw transaction is forwarded only if it decodes as EIP-2718, is not a blob transaction,
 //!   carries this chain's id (EIP-155 replay protection required) and has a valid signature.
-//! - Bounded work per request: gas cap and wall-clock timeout on calls, block range and result
+//! - Bounded work per request: gas cap and wall-clock timeout on calls, access lists and traces,
+//!   struct-log and recorded-size caps on traces, block range and result
 //!   caps on `eth_getLogs`, block and blocks × percentiles caps on `eth_feeHistory`, size cap on
 //!   raw transactions and request bodies, key and block-window caps on `eth_getProof`; at most
 //!   `max_concurrent_calls` expensive requests run at once (the others wait briefly, then are
@@ -48,6 +52,7 @@
 mod api;
 mod backend;
 mod convert;
+mod debug;
 mod error;
 mod eth;
 mod events;
@@ -60,8 +65,13 @@ mod store;
 mod subscriptions;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
+mod trace;
+mod txpool;
 
-pub use api::{BasedApiServer, EthApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer};
+pub use api::{
+    BasedApiServer, DebugApiServer, EthApiServer, EthPubSubApiServer, NetApiServer,
+    TxpoolApiServer, Web3ApiServer,
+};
 pub use backend::{
     BasedBackend, BasedSyncStatus, BlockBody, ChainProvider, DriverStatus, ForwardError, L1Origin,
     ProviderError, SealedHeader, StateView, StorageKey, TxForwarder, TxLocation, erase_state,
@@ -86,7 +96,7 @@ pub use server::{
     DEFAULT_MAX_FEE_HISTORY_BLOCKS, DEFAULT_MAX_FEE_HISTORY_BUDGET,
     DEFAULT_MAX_FEE_HISTORY_PERCENTILES, DEFAULT_MAX_FILTERS, DEFAULT_MAX_LOGS,
     DEFAULT_MAX_LOGS_BLOCK_RANGE, DEFAULT_MAX_PROOF_KEYS, DEFAULT_MAX_REQUEST_BODY_SIZE,
-    DEFAULT_MAX_RESPONSE_BODY_SIZE, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, DEFAULT_PROOF_WINDOW,
-    DEFAULT_SUGGESTED_PRIORITY_FEE, RpcConfig, RpcDeps, RpcServer, RpcServerError, RpcServerHandle,
-    rpc_module,
+    DEFAULT_MAX_RESPONSE_BODY_SIZE, DEFAULT_MAX_STRUCT_LOGS,
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, DEFAULT_PROOF_WINDOW, DEFAULT_SUGGESTED_PRIORITY_FEE,
+    RpcConfig, RpcDeps, RpcServer, RpcServerError, RpcServerHandle, rpc_module,
 };

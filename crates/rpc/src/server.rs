@@ -10,7 +10,10 @@ use jsonrpsee::{
 use tracing::info;
 
 use crate::{
-    api::{BasedApiServer, EthApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer},
+    api::{
+        BasedApiServer, DebugApiServer, EthApiServer, EthPubSubApiServer, NetApiServer,
+        TxpoolApiServer, Web3ApiServer,
+    },
     backend::{BasedBackend, ChainProvider, TxForwarder},
     eth::EthHandler,
     events::ChainEvents,
@@ -39,6 +42,8 @@ pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 1_024;
 pub const DEFAULT_MAX_PROOF_KEYS: usize = 1_024;
 /// Default [`RpcConfig::proof_window`].
 pub const DEFAULT_PROOF_WINDOW: u64 = 256;
+/// Default [`RpcConfig::max_struct_logs`].
+pub const DEFAULT_MAX_STRUCT_LOGS: u64 = 100_000;
 /// Default suggested priority fee (0.001 gwei).
 pub const DEFAULT_SUGGESTED_PRIORITY_FEE: u128 = 1_000_000;
 /// Default [`RpcConfig::call_timeout`] (geth's `--rpc.evmtimeout`: 5 s).
@@ -62,16 +67,18 @@ pub const DEFAULT_MAX_RESPONSE_BODY_SIZE: u32 = 64 * 1024 * 1024;
 pub struct RpcConfig {
     /// The L2 chain id (`eth_chainId`, `net_version`, raw transaction check, call environment).
     pub chain_id: u64,
-    /// Gas cap (and default gas) for `eth_call` / `eth_estimateGas`: a larger requested gas
-    /// limit is lowered to it (as geth and reth do).
+    /// Gas cap (and default gas) for `eth_call` / `eth_estimateGas` / `eth_createAccessList` /
+    /// `debug_traceCall`: a larger requested gas limit is lowered to it (as geth and reth do).
     pub gas_cap: u64,
     /// Wall-clock budget of one `eth_call` / `eth_estimateGas` (all probes of an estimate
-    /// together); execution still running then is aborted and the request answers `-32000`
-    /// "execution aborted (timeout = ...)".
+    /// together) / `eth_createAccessList` / `debug_trace*` (every transaction traced or
+    /// re-executed together); execution still running then is aborted and the request answers
+    /// `-32000` "execution aborted (timeout = ...)".
     pub call_timeout: Duration,
-    /// Most expensive requests (`eth_call`, `eth_estimateGas`, `eth_getLogs`,
-    /// `eth_getFilterLogs`, `eth_feeHistory`, `eth_getProof`) running at once, all clients
-    /// together, so RPC load cannot take every core from derivation.
+    /// Most expensive requests (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
+    /// `eth_getLogs`, `eth_getFilterLogs`, `eth_feeHistory`, `eth_getProof`, `debug_trace*`)
+    /// running at once, all clients together, so RPC load cannot take every core from
+    /// derivation.
     pub max_concurrent_calls: usize,
     /// How long an expensive request waits for a free slot (see `max_concurrent_calls`) before
     /// it is refused with `-32005`.
@@ -98,8 +105,12 @@ pub struct RpcConfig {
     pub max_connections: u32,
     /// Maximum request body size in bytes.
     pub max_request_body_size: u32,
-    /// Maximum response body size in bytes.
+    /// Maximum response body size in bytes. A trace also stops (`-32005`) once what it recorded
+    /// (an estimate of its stack, memory and input copies) passes this size.
     pub max_response_body_size: u32,
+    /// Most struct logs one `debug_trace*` request records (all its transactions together);
+    /// more is refused with `-32005` while the trace runs.
+    pub max_struct_logs: u64,
     /// Most filters installed at once, all clients together (`eth_newFilter` & co answer
     /// `-32005` beyond).
     pub max_filters: usize,
@@ -135,6 +146,7 @@ impl RpcConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_request_body_size: DEFAULT_MAX_REQUEST_BODY_SIZE,
             max_response_body_size: DEFAULT_MAX_RESPONSE_BODY_SIZE,
+            max_struct_logs: DEFAULT_MAX_STRUCT_LOGS,
             max_filters: DEFAULT_MAX_FILTERS,
             filter_timeout: DEFAULT_FILTER_TIMEOUT,
             max_subscriptions_per_connection: DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -186,6 +198,8 @@ pub fn rpc_module(deps: RpcDeps) -> Result<RpcModule<()>, RpcServerError> {
     module.merge(EthPubSubApiServer::into_rpc(pubsub))?;
     module.merge(NetApiServer::into_rpc(handler.clone()))?;
     module.merge(Web3ApiServer::into_rpc(handler.clone()))?;
+    module.merge(DebugApiServer::into_rpc(handler.clone()))?;
+    module.merge(TxpoolApiServer::into_rpc(handler.clone()))?;
     module.merge(BasedApiServer::into_rpc(handler))?;
     Ok(module)
 }

@@ -650,17 +650,6 @@ async fn errors_and_limits() {
             .unwrap_err();
     assert_eq!(code, -32000);
     assert!(msg.contains("chain id"), "{msg}");
-    let unprotected = sign(TxLegacy {
-        chain_id: None,
-        gas_limit: 21_000,
-        to: TxKind::Call(RECIPIENT),
-        ..Default::default()
-    });
-    let (code, _, _) =
-        raw(c, "eth_sendRawTransaction", rpc_params![Bytes::from(unprotected.encoded_2718())])
-            .await
-            .unwrap_err();
-    assert_eq!(code, -32000);
     let blob = sign(TxEip4844 {
         chain_id: TEST_CHAIN_ID,
         gas_limit: 21_000,
@@ -675,6 +664,20 @@ async fn errors_and_limits() {
             .unwrap_err();
     assert_eq!((code, msg.as_str()), (-32000, "transaction type not supported"));
     assert!(f.forwarder.received.lock().unwrap().is_empty(), "nothing invalid is forwarded");
+    // Pre-EIP-155 legacy transactions are valid on L2 (spec §4.4): forwarded.
+    let unprotected = sign(TxLegacy {
+        chain_id: None,
+        gas_limit: 21_000,
+        to: TxKind::Call(RECIPIENT),
+        ..Default::default()
+    });
+    let hash =
+        raw(c, "eth_sendRawTransaction", rpc_params![Bytes::from(unprotected.encoded_2718())])
+            .await
+            .unwrap();
+    assert_eq!(hash, json!(unprotected.tx_hash()));
+    assert_eq!(f.forwarder.received.lock().unwrap().len(), 1);
+    f.forwarder.received.lock().unwrap().clear();
 
     // Proposer errors pass through unchanged.
     *f.forwarder.reject_with.lock().unwrap() =

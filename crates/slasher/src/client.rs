@@ -12,7 +12,7 @@ use alloy_eips::BlockNumberOrTag;
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_provider::Provider;
-use alloy_rpc_types_eth::{Filter, TransactionReceipt, TransactionRequest};
+use alloy_rpc_types_eth::{Filter, TransactionReceipt};
 use alloy_sol_types::{SolCall, SolEvent};
 use based_commitments::{InclusionPayload, SignedCommitment};
 use based_contracts::Inbox;
@@ -25,14 +25,14 @@ fn rpc(e: impl std::fmt::Display) -> SlasherError {
 /// The name of the error a contract reverted with (the slasher's, the Registry's or the Inbox's), or
 /// the hex of the revert data.
 pub fn revert_name(data: &[u8]) -> String {
-    let selector = data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok());
-    selector
-        .and_then(|s| {
-            PreconfSlasher::PreconfSlasherErrors::name_by_selector(s)
-                .or_else(|| Registry::RegistryErrors::name_by_selector(s))
-                .or_else(|| Inbox::InboxErrors::name_by_selector(s))
-        })
-        .map_or_else(|| format!("0x{}", alloy_primitives::hex::encode(data)), str::to_owned)
+    based_contracts::client::revert_name(data, error_name)
+}
+
+/// The name of an error of the `PreconfSlasher`, the `Registry` or the `Inbox` by its selector.
+fn error_name(selector: [u8; 4]) -> Option<&'static str> {
+    PreconfSlasher::PreconfSlasherErrors::name_by_selector(selector)
+        .or_else(|| Registry::RegistryErrors::name_by_selector(selector))
+        .or_else(|| Inbox::InboxErrors::name_by_selector(selector))
 }
 
 /// State of a challenge (`PreconfSlasher.Status`).
@@ -124,10 +124,7 @@ impl<P: Provider> SlasherClient<P> {
     }
 
     async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, SlasherError> {
-        let tx =
-            TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
-        let out = self.provider.call(tx).await.map_err(rpc)?;
-        C::abi_decode_returns(&out).map_err(rpc)
+        Ok(based_contracts::client::view(&self.provider, to, call).await?)
     }
 
     /// Simulates, then sends `call` to `to` with `value` and waits for the receipt.
@@ -137,27 +134,8 @@ impl<P: Provider> SlasherClient<P> {
         call: C,
         value: U256,
     ) -> Result<TransactionReceipt, SlasherError> {
-        let tx = TransactionRequest::default()
-            .with_to(to)
-            .with_value(value)
-            .with_input(Bytes::from(call.abi_encode()));
-        if let Err(e) = self.provider.call(tx.clone()).await {
-            return Err(match e.as_error_resp().and_then(|r| r.as_revert_data()) {
-                Some(data) => SlasherError::Reverted(revert_name(&data)),
-                None => rpc(e),
-            });
-        }
-        let receipt = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .map_err(rpc)?
-            .get_receipt()
-            .await
-            .map_err(rpc)?;
-        if !receipt.status() {
-            return Err(SlasherError::Failed(receipt.transaction_hash));
-        }
+        let tx = based_contracts::client::call_request(to, &call).with_value(value);
+        let receipt = based_contracts::client::send_checked(&self.provider, tx, error_name).await?;
         tracing::info!(
             target: "slasher",
             call = C::SIGNATURE,

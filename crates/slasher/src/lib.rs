@@ -89,6 +89,17 @@ pub enum SlasherError {
     Decode(String),
 }
 
+impl From<based_contracts::client::CallError> for SlasherError {
+    fn from(e: based_contracts::client::CallError) -> Self {
+        use based_contracts::client::CallError;
+        match e {
+            CallError::Reverted(name) => Self::Reverted(name),
+            CallError::Failed(hash) => Self::Failed(hash),
+            CallError::Rpc(reason) => Self::Rpc(reason),
+        }
+    }
+}
+
 /// What `Registry.slashCommitment` asks the `PreconfSlasher` to judge: the evidence kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EvidenceKind {

@@ -21,7 +21,11 @@
 //!   the withdrawals list and RPC must serve them).
 //!   [`Store::commit_block_with`] takes a [`Durability`]: `Deferred` commits skip the fsync and
 //!   reach the disk with the next `Immediate` one (a crash loses them whole, never in part).
-//! - [`Store::unwind_to`]`(number)` / [`Store::unwind_to_with_meta`] — one write transaction.
+//! - [`Store::unwind_to`]`(number)` / [`Store::unwind_to_with_meta`] /
+//!   [`Store::unwind_to_with_meta_changes`] — one write transaction.
+//! - Meta rows: [`Store::get_meta`], [`Store::meta_range`], [`Store::meta_usage`] (reads);
+//!   [`Store::put_meta`], [`Store::put_meta_entries`], [`Store::update_meta`] (writes and bounded
+//!   range deletes in one transaction).
 //! - [`Store::head`], [`Store::head_header`], [`Store::header_by_number`],
 //!   [`Store::header_by_hash`], [`Store::block_hash`], [`Store::body`], [`Store::receipts`],
 //!   [`Store::transaction_by_hash`], [`Store::get_meta`], [`Store::put_meta`].
@@ -110,7 +114,7 @@ pub use based_trie::{TrieError, TrieUpdates};
 pub use cache::DEFAULT_TRIE_CACHE_BYTES;
 pub use proof::{AccountProof, StorageProof};
 pub use reader::{HistoricalStateReader, StateReader};
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 use revm::database::BundleState;
 use std::{
     collections::BTreeMap,
@@ -319,6 +323,18 @@ pub enum Durability {
     /// commit), never part of one. Use it for all but the last block of a group whose progress
     /// marker is written with the last one (the node does this per L1 block).
     Deferred,
+}
+
+/// A meta row: key and value.
+pub type MetaRow = (Vec<u8>, Vec<u8>);
+
+/// Rows and bytes (keys + values) of the meta table ([`Store::meta_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaUsage {
+    /// Number of rows.
+    pub rows: u64,
+    /// Sum of key and value lengths.
+    pub bytes: u64,
 }
 
 /// A stored block body.
@@ -532,8 +548,20 @@ impl Store {
         number: u64,
         meta: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<(), StoreError> {
+        self.unwind_to_with_meta_changes(number, meta, &[])
+    }
+
+    /// [`Self::unwind_to_with_meta`] that also deletes, in the same transaction, every meta row
+    /// whose key lies in one of the half-open ranges `deletes` (`(start, end)`: `start <= key <
+    /// end`), before writing `meta`.
+    pub fn unwind_to_with_meta_changes(
+        &self,
+        number: u64,
+        meta: &[(Vec<u8>, Vec<u8>)],
+        deletes: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), StoreError> {
         let mut cache = self.trie_cache();
-        let unwound = state::unwind_to(&self.db, number, meta)?;
+        let unwound = state::unwind_to(&self.db, number, meta, deletes)?;
         cache.committed(unwound.from, unwound.to, &unwound.updates);
         Ok(())
     }
@@ -641,6 +669,65 @@ impl Store {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         Ok(meta.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The meta rows whose keys lie in `[start, end)`, in key order, at most `limit` of them.
+    pub fn meta_range(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<MetaRow>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let mut out = Vec::new();
+        if start >= end {
+            return Ok(out);
+        }
+        for row in meta.range::<&[u8]>(start..end)?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// How many meta rows the store holds and their size (for disk-use checks and metrics).
+    pub fn meta_usage(&self) -> Result<MetaUsage, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let mut usage = MetaUsage::default();
+        for row in meta.iter()? {
+            let (k, v) = row?;
+            usage.rows = usage.rows.saturating_add(1);
+            let bytes = k.value().len().saturating_add(v.value().len());
+            usage.bytes = usage.bytes.saturating_add(bytes as u64);
+        }
+        Ok(usage)
+    }
+
+    /// In one write transaction: deletes the meta rows whose keys lie in the half-open ranges
+    /// `deletes` (`(start, end)`: `start <= key < end`; ranges in order, keys in key order), at
+    /// most `max_deletes` rows in all, then writes `puts`. Returns how many rows were deleted
+    /// (fewer than `max_deletes`: the ranges are empty now). Bounding the deletes bounds the
+    /// transaction, so pruning a long backlog never stalls other writers.
+    pub fn update_meta(
+        &self,
+        puts: &[(Vec<u8>, Vec<u8>)],
+        deletes: &[(Vec<u8>, Vec<u8>)],
+        max_deletes: usize,
+        durability: Durability,
+    ) -> Result<usize, StoreError> {
+        let tx = state::begin_write(&self.db, durability)?;
+        let deleted = {
+            let mut meta = tx.open_table(META)?;
+            let deleted = state::delete_meta_ranges(&mut meta, deletes, max_deletes)?;
+            for (k, v) in puts {
+                meta.insert(k.as_slice(), v.as_slice())?;
+            }
+            deleted
+        };
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// Writes several meta values in one durable transaction.

@@ -633,10 +633,39 @@ pub(crate) struct Unwound {
     pub(crate) updates: TrieUpdates,
 }
 
+/// Deletes the rows of `meta` with keys in the half-open ranges `ranges`, at most `max` in all;
+/// returns how many.
+pub(crate) fn delete_meta_ranges(
+    meta: &mut Table<'_, &'static [u8], &'static [u8]>,
+    ranges: &[(Vec<u8>, Vec<u8>)],
+    max: usize,
+) -> Result<usize, StoreError> {
+    let mut deleted = 0usize;
+    for (start, end) in ranges {
+        if deleted >= max {
+            break;
+        }
+        if start >= end {
+            continue;
+        }
+        let keys = meta
+            .range::<&[u8]>(start.as_slice()..end.as_slice())?
+            .take(max.saturating_sub(deleted))
+            .map(|row| row.map(|(k, _)| k.value().to_vec()))
+            .collect::<Result<Vec<_>, _>>()?;
+        for key in &keys {
+            meta.remove(key.as_slice())?;
+        }
+        deleted = deleted.saturating_add(keys.len());
+    }
+    Ok(deleted)
+}
+
 pub(crate) fn unwind_to(
     db: &redb::Database,
     target: u64,
     meta: &[(Vec<u8>, Vec<u8>)],
+    deletes: &[(Vec<u8>, Vec<u8>)],
 ) -> Result<Unwound, StoreError> {
     let tx = db.begin_write()?;
     let (head, head_hash) = read_head(&tx.open_table(CHAIN)?)?;
@@ -797,6 +826,7 @@ pub(crate) fn unwind_to(
             receipts.remove(block)?;
         }
         let mut meta_table = tx.open_table(META)?;
+        delete_meta_ranges(&mut meta_table, deletes, usize::MAX)?;
         for (k, v) in meta {
             meta_table.insert(k.as_slice(), v.as_slice())?;
         }

@@ -380,6 +380,50 @@ fn chain_data_roundtrip_and_unwind() {
 }
 
 #[test]
+fn meta_ranges_are_read_and_deleted_in_bounded_transactions() {
+    let (store, _) = new_store(&genesis_model());
+    let key = |p: &[u8], i: u8| [p, &[i]].concat();
+    let mut rows: Vec<(Vec<u8>, Vec<u8>)> = (0..10).map(|i| (key(b"a/", i), vec![i; 3])).collect();
+    rows.extend((0..5).map(|i| (key(b"b/", i), vec![i])));
+    store.put_meta_entries(&rows).unwrap();
+    let before = store.meta_usage().unwrap();
+    assert_eq!(before.rows, 15);
+    assert_eq!(before.bytes, 10 * (3 + 3) + 5 * (3 + 1));
+
+    // Reads: half-open, ordered, limited.
+    let got = store.meta_range(&key(b"a/", 2), &key(b"a/", 5), 100).unwrap();
+    assert_eq!(got, rows[2..5].to_vec());
+    assert_eq!(store.meta_range(b"a/", b"a0", 4).unwrap(), rows[..4].to_vec());
+    assert!(store.meta_range(b"b0", b"b/", 10).unwrap().is_empty(), "empty range");
+
+    // Deletes: at most `max_deletes` per transaction, across ranges, with puts in the same one.
+    let ranges = vec![(key(b"a/", 0), key(b"a/", 8)), (b"b/".to_vec(), b"b0".to_vec())];
+    let put = vec![(b"marker".to_vec(), b"1".to_vec())];
+    assert_eq!(store.update_meta(&put, &ranges, 6, Durability::Deferred).unwrap(), 6);
+    assert_eq!(store.get_meta(b"marker").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(store.get_meta(&key(b"a/", 5)).unwrap(), None);
+    assert_eq!(store.get_meta(&key(b"a/", 6)).unwrap(), Some(vec![6; 3]));
+    assert_eq!(store.update_meta(&[], &ranges, 6, Durability::Immediate).unwrap(), 6);
+    assert_eq!(store.update_meta(&[], &ranges, 6, Durability::Immediate).unwrap(), 1);
+    assert_eq!(store.update_meta(&[], &ranges, 6, Durability::Immediate).unwrap(), 0);
+    let left: Vec<Vec<u8>> =
+        store.meta_range(b"", b"\xff", 100).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(left, vec![key(b"a/", 8), key(b"a/", 9), b"marker".to_vec()]);
+
+    // An unwind deletes ranges in its own transaction, before writing its rows.
+    store
+        .unwind_to_with_meta_changes(
+            0,
+            &[(key(b"a/", 9), b"new".to_vec())],
+            &[(b"a/".to_vec(), b"a0".to_vec())],
+        )
+        .unwrap();
+    assert_eq!(store.get_meta(&key(b"a/", 8)).unwrap(), None);
+    assert_eq!(store.get_meta(&key(b"a/", 9)).unwrap(), Some(b"new".to_vec()));
+    assert_eq!(store.meta_usage().unwrap().rows, 2);
+}
+
+#[test]
 fn failed_commit_writes_nothing() {
     let model = genesis_model();
     let (store, genesis) = new_store(&model);

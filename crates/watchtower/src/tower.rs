@@ -2,10 +2,10 @@
 
 use crate::{Action, Fault, Verdict, Watched, WatchtowerConfig, WatchtowerError, store::Store};
 use alloy_eips::BlockNumberOrTag;
-use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_network::EthereumWallet;
+use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::{Filter, TransactionRequest};
+use alloy_rpc_types_eth::Filter;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent};
 use based_commitments::{INCLUSION_COMMITMENT_TYPE, SignedCommitment};
@@ -325,9 +325,7 @@ async fn view<C: SolCall>(
     to: Address,
     call: C,
 ) -> Result<C::Return, WatchtowerError> {
-    let tx = TransactionRequest::default().with_to(to).with_input(Bytes::from(call.abi_encode()));
-    let out = provider.call(tx).await.map_err(l1_err)?;
-    C::abi_decode_returns(&out).map_err(l1_err)
+    based_contracts::client::view(provider, to, call).await.map_err(l1_err)
 }
 
 impl std::ops::Deref for Watchtower {

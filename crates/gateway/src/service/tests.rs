@@ -291,6 +291,43 @@ async fn promise_is_signed_by_the_committer_and_handed_on() {
 }
 
 #[tokio::test]
+async fn recent_commitments_list_new_promises_newest_first_with_latency() {
+    let f = Fixture::new();
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    let recent = g.recent();
+    assert!(recent.latest(10).is_empty());
+    let a = user(1);
+    let first = g.request(request(SLOT, tx(&a, CHAIN, 0, 1, 0))).await.unwrap();
+    let second = g.send_raw_transaction(tx(&a, CHAIN, 1, 1, 0)).await.unwrap();
+    // Refused and repeated requests list nothing new.
+    g.request(request(SLOT, tx(&a, CHAIN, 1, 2, 0))).await.unwrap_err();
+    g.request(request(SLOT, tx(&a, CHAIN, 0, 1, 0))).await.unwrap();
+    let listed = recent.latest(10);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let (newest, oldest) = (&listed[0], &listed[1]);
+    assert_eq!((newest.tx_hash, newest.nonce, newest.slot), (second, 1, SLOT));
+    assert_eq!(oldest.request_hash, first.commitment.request_hash);
+    assert_eq!((oldest.sender, oldest.nonce), (a.address(), 0));
+    for c in &listed {
+        assert!(c.received_ms <= c.signed_ms && c.signed_ms > 0, "{c:?}");
+        assert!(c.latency_us > 0, "{c:?}");
+        assert!(c.signed_ms - c.received_ms <= c.latency_us / 1000 + 1, "{c:?}");
+    }
+    assert_eq!(recent.latest(1), vec![newest.clone()]);
+    let json = serde_json::to_value(newest).unwrap();
+    assert!(json["latencyUs"].is_u64() && json["txHash"].is_string(), "{json}");
+    // Bounded: only the latest RECENT_COMMITMENTS are kept.
+    let b = user(2);
+    for nonce in 0..RECENT_COMMITMENTS as u64 {
+        g.request(request(SLOT + 1, tx(&b, CHAIN, nonce, 1, 0))).await.unwrap();
+    }
+    let listed = recent.latest(usize::MAX);
+    assert_eq!(listed.len(), RECENT_COMMITMENTS);
+    assert_eq!(listed[0].nonce, RECENT_COMMITMENTS as u64 - 1);
+    assert!(listed.iter().all(|c| c.sender == b.address()));
+}
+
+#[tokio::test]
 async fn malformed_requests_get_no_commitment() {
     let f = Fixture::new();
     let (g, _rx) = f.gateway(Arc::new(EverySlot));

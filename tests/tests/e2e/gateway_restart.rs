@@ -57,6 +57,7 @@ async fn promise(url: &str, raw: &Bytes) -> eyre::Result<(B256, SignedCommitment
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_gateway_keeps_every_promise_and_never_equivocates() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let dir = tempfile::tempdir()?;
     let port = based_anvil::free_port()?;

@@ -7,6 +7,7 @@ use based_tests::{TestNet, eyre, provider, send_transfer, wait_for_receipt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_lands_in_a_derived_block() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let to = Address::repeat_byte(0x42);

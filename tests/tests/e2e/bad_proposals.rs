@@ -42,6 +42,7 @@ fn sidecar(blobs: Vec<based_blob::Blob>) -> eyre::Result<BlobTransactionSidecar>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_proposals_are_skipped() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     // Permissionless: a stranger's proposals must land whatever the slot (opt-in mode is covered by
     // opt_in_sequencing.rs and escape_hatch.rs).
     let net = TestNet::start_with(Some(based_tests::based_devnet::SequencingMode::Permissionless))

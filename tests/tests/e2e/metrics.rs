@@ -22,6 +22,7 @@ async fn get(url: &str) -> eyre::Result<(u16, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_health_and_readiness_of_a_running_devnet() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start_with(Some(based_tests::based_devnet::SequencingMode::Permissionless))
         .await?;
     let base = net.devnet.metrics.url();

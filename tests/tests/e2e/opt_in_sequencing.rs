@@ -23,6 +23,7 @@ async fn call<C: SolCall>(l1: &impl Provider, to: Address, c: C) -> eyre::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opt_in_devnet_restricts_posting_to_the_preconfer() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l1_url = net.l1_url();
     let l2 = net.l2_url();

@@ -37,6 +37,7 @@ fn validator(anvil: &Anvil, registry: Address, dir: &Path, args: &[&str]) -> (bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validator_lifecycle_through_the_cli() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let anvil = Anvil::spawn(&AnvilOptions::default())?;
     let deployer: PrivateKeySigner = DEV_KEYS[0].parse()?;
     let l1 = ProviderBuilder::new()

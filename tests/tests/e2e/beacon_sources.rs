@@ -30,6 +30,7 @@ async fn get(url: &str) -> eyre::Result<(u16, serde_json::Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_by_slot_with_fallback_sources() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let hash = send_transfer(&l2, 2, Address::repeat_byte(0x22), U256::from(2_222)).await?;

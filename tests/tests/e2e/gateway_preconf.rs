@@ -45,6 +45,7 @@ fn logging_init_code() -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_gets_signed_promises_from_the_gateway() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let gateway = net.devnet.gateway.url();
     let l2 = net.l2_url();

@@ -23,6 +23,7 @@ fn repo_root() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ethers_and_viem_drive_the_devnet() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let root = repo_root();
     for package in ["ethers", "viem", "solc"] {
         eyre::ensure!(

@@ -14,6 +14,7 @@ const GWEI: u64 = 1_000_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_deposits_to_one_address_are_all_credited() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let l1 = wallet_provider(&net.l1_url(), 6)?;

@@ -10,6 +10,7 @@ use based_tests::{TestNet, chain_digest, eyre, send_transfer, wait_for_block, wa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_agree_on_every_block() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let dir = tempfile::tempdir()?;

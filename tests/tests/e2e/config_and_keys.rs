@@ -100,6 +100,7 @@ fn file_entries(config: &str, commented: bool) -> Vec<(String, String, String)> 
 
 #[test]
 fn every_example_config_is_complete_and_accepted() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let dir = tempfile::tempdir()?;
     for service in SERVICES {
         let out = based(&["config", "example", service], &[], QUICK)?;
@@ -149,6 +150,7 @@ fn every_example_config_is_complete_and_accepted() -> eyre::Result<()> {
 
 #[test]
 fn flags_override_environment_override_file_override_defaults() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("proposer.toml");
     std::fs::write(
@@ -179,6 +181,7 @@ fn flags_override_environment_override_file_override_defaults() -> eyre::Result<
 
 #[test]
 fn bad_config_files_stop_the_services_at_start_naming_the_key() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let dir = tempfile::tempdir()?;
     let key = DEV_KEYS[9].trim_start_matches("0x");
     let cases: [(&str, String, &str); 8] = [
@@ -209,6 +212,7 @@ fn bad_config_files_stop_the_services_at_start_naming_the_key() -> eyre::Result<
                 "--proposer.port=0",
                 "--gateway.port=0",
                 "--beacon.port=0",
+                "--page.addr=127.0.0.1:0",
                 "--datadir",
                 &datadir,
             ]),
@@ -231,6 +235,7 @@ fn bad_config_files_stop_the_services_at_start_naming_the_key() -> eyre::Result<
 
 #[test]
 fn private_keys_as_flag_values_are_refused() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let key = DEV_KEYS[9];
     let bare = key.trim_start_matches("0x");
     let cases: [(Vec<String>, &str); 5] = [
@@ -350,6 +355,7 @@ fn banner_value(banner: &str, label: &str) -> eyre::Result<String> {
 
 #[test]
 fn no_private_key_in_the_logs_of_a_devnet_and_its_proposers() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let dir = tempfile::tempdir()?;
     let datadir = dir.path().join("devnet");
     let datadir_str = datadir.to_string_lossy().into_owned();
@@ -363,6 +369,7 @@ fn no_private_key_in_the_logs_of_a_devnet_and_its_proposers() -> eyre::Result<()
             "--proposer.port=0",
             "--gateway.port=0",
             "--beacon.port=0",
+            "--page.addr=127.0.0.1:0",
             "--l1.block-time=1",
             "--datadir",
             &datadir_str,

@@ -13,6 +13,7 @@ use based_tests::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposit_and_forced_inclusion_arrive_on_l2() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let l1 = wallet_provider(&net.l1_url(), 6)?;

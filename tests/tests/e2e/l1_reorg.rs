@@ -17,6 +17,7 @@ async fn origin_hash(url: &str, block: u64) -> eyre::Result<Option<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorged_proposal_is_unwound_and_rederived() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l2 = net.l2_url();
     let l1 = provider(&net.l1_url())?;

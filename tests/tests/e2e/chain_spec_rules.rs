@@ -12,6 +12,7 @@ type Edit = dyn Fn(&mut serde_json::Value);
 /// `based node --chain <file>` with a spec breaking one rule exits non-zero, naming the field.
 #[test]
 fn a_spec_breaking_a_rule_is_refused_naming_the_field() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let dir = tempfile::tempdir()?;
     let cases: [(&str, &Edit, &str); 4] = [
         (
@@ -59,6 +60,7 @@ fn a_spec_breaking_a_rule_is_refused_naming_the_field() -> eyre::Result<()> {
 /// A node pointed at an L1 with another chain id stops at start with both ids in the error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_refuses_an_l1_with_another_chain_id() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     based_tests::init_tracing();
     let anvil = based_anvil::Anvil::spawn(&based_anvil::AnvilOptions {
         chain_id: 1,

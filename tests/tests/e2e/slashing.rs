@@ -62,6 +62,7 @@ async fn promise(gateway: &str, raw: &Bytes, hash: B256) -> eyre::Result<SignedC
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let (l1, l2, gateway) = (net.l1_url(), net.l2_url(), net.devnet.gateway.url());
     let slasher = net.devnet.sequencing.slasher.ok_or_else(|| eyre::eyre!("no slasher"))?;

@@ -17,6 +17,7 @@ use based_tests::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn censoring_preconfer_is_bypassed_through_the_escape_hatch() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
     let net = TestNet::start().await?;
     let l1_url = net.l1_url();
     let l2 = net.l2_url();
