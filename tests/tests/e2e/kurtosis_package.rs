@@ -804,7 +804,11 @@ fn package_arguments_and_pins_are_consistent() -> eyre::Result<()> {
     for (file, src) in &files {
         for (name, value) in constants(src) {
             let Some(contract) = name.strip_suffix("_CONSTRUCTOR") else { continue };
-            let contract = format!("{}{}", &contract[..1], contract[1..].to_lowercase());
+            // `PRECONF_SLASHER` names `PreconfSlasher`.
+            let contract: String = contract
+                .split('_')
+                .map(|w| format!("{}{}", &w[..1], w[1..].to_lowercase()))
+                .collect();
             let artifact: serde_json::Value = serde_json::from_str(&read(
                 &repo().join(format!("contracts/out/{contract}.json")),
             )?)?;
