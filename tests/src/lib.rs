@@ -51,6 +51,36 @@ impl Drop for SerialGuard {
     }
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Checks the output of a script that prints one `ok - <name>` / `not ok - <name>` line per check
+/// (the JavaScript suites in `tests/js`): no failed check, a successful exit, and exactly
+/// `expected` passed checks.
+pub fn check_tap_output(
+    script: &str,
+    stdout: &str,
+    stderr: &str,
+    status: std::process::ExitStatus,
+    expected: usize,
+) -> eyre::Result<()> {
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("not ok - ")).collect();
+    eyre::ensure!(
+        failed.is_empty(),
+        "{script}: failed checks:\n{}\n\nfull output:\n{stdout}\n{stderr}",
+        failed.join("\n")
+    );
+    eyre::ensure!(status.success(), "{script} exited with {status}:\n{stdout}\n{stderr}");
+    eyre::ensure!(
+        passed == expected,
+        "{script}: {passed} checks passed, expected {expected}:\n{stdout}\n{stderr}"
+    );
+    Ok(())
+}
+
 /// Default time a scenario waits for something to happen on L2.
 pub const WAIT: Duration = Duration::from_secs(90);
 
@@ -277,10 +307,21 @@ impl NodeProcess {
     /// Starts `based node` for `cfg` on `port`, with `cfg.chain` written to
     /// `<datadir>/chain-spec.json` as its `--chain`.
     pub fn spawn(cfg: &NodeConfig, port: u16) -> eyre::Result<Self> {
+        Self::spawn_with(cfg, port, &[], Stdio::inherit())
+    }
+
+    /// [`Self::spawn`] with extra environment variables `env` and the child's stderr to `stderr`.
+    pub fn spawn_with(
+        cfg: &NodeConfig,
+        port: u16,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> eyre::Result<Self> {
         std::fs::create_dir_all(&cfg.datadir)?;
         let spec = cfg.datadir.join("chain-spec.json");
         std::fs::write(&spec, cfg.chain.to_json()?)?;
         let child = Command::new(based_bin()?)
+            .envs(env.iter().copied())
             .arg("node")
             .arg("--chain")
             .arg(&spec)
@@ -297,9 +338,19 @@ impl NodeProcess {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()?;
         Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; returns its exit status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> eyre::Result<std::process::ExitStatus> {
+        let child = &mut self.child;
+        wait_for("the node process to exit", timeout, || {
+            let status = child.try_wait();
+            async move { Ok(status?) }
+        })
+        .await
     }
 
     /// Kills the process with SIGKILL and reaps it.

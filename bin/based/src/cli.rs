@@ -85,15 +85,13 @@ enum ConfigAction {
 struct ProposerArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Chain: `devnet` or a path to an alloy genesis JSON file.
+    /// Chain: `devnet` or a path to a chain spec file; its `config.based.l1.inboxAddress` is the
+    /// Inbox the proposer posts to (the one the nodes derive from: never a flag).
     #[arg(long = "chain", env = "BASED_CHAIN", default_value = "devnet")]
     chain: String,
     /// L1 execution client JSON-RPC URL.
     #[arg(long = "l1.rpc-url", env = "BASED_L1_RPC_URL", default_value = "http://127.0.0.1:8545")]
     l1_rpc_url: String,
-    /// Address of the L1 Inbox.
-    #[arg(long = "l1.inbox-address", env = "BASED_L1_INBOX_ADDRESS", default_value_t = based_node::args::DEVNET_INBOX)]
-    inbox: Address,
     /// Web3 Secret Storage keystore of the key that signs and pays for proposals (else the hex
     /// key in `BASED_PROPOSER_KEY`; never a flag value).
     #[arg(long = "proposer.keystore", env = "BASED_PROPOSER_KEYSTORE")]
@@ -317,6 +315,7 @@ fn watchtower_config(
         poll_interval: args.l1.poll_interval(),
         max_watched: based_watchtower::DEFAULT_MAX_WATCHED,
         from_block: w.from_block,
+        gateway_urls: w.gateway_urls.clone(),
     }))
 }
 
@@ -331,7 +330,7 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
     let handle = based_proposer::spawn(ProposerConfig {
         l1_rpc_url: args.l1_rpc_url,
         l2_rpc_url: args.l2_rpc_url,
-        inbox: args.inbox,
+        inbox: chain.l1().inbox_address,
         fee_recipient: args.fee_recipient.unwrap_or_else(|| signer.address()),
         signer,
         l2_chain_id: chain.chain_id(),

@@ -372,6 +372,8 @@ impl Devnet {
                     poll_interval: cfg.poll_interval.max(Duration::from_millis(250)),
                     max_watched: based_watchtower::DEFAULT_MAX_WATCHED,
                     from_block: inbox_block,
+                    // The gateway starts after the node: its feed is followed once it runs.
+                    gateway_urls: Vec::new(),
                 }),
                 None => None,
             },
@@ -448,6 +450,10 @@ impl Devnet {
         )
         .await
         .map_err(|e| DevnetError::Gateway(e.to_string()))?;
+        // The node's watchtower watches every promise the gateway signs (its commitment feed).
+        if let Some(watchtower) = node.watchtower() {
+            watchtower.follow(&gateway.url());
+        }
         let page = PageServer::start(
             cfg.page_addr,
             page::PageSources {

@@ -53,7 +53,8 @@ pub use remote::{EitherSigner, RemoteSigner, RemoteSignerConfig};
 pub use schedule::{SourceSchedule, spawn_refresher};
 pub use server::{GatewayServer, LaunchConfig, NodePending, ServerSettings, launch};
 pub use service::{
-    EverySlot, Gateway, GatewayConfig, GatewayError, Limits, NodeError, PendingNode, Promise,
-    RECENT_COMMITMENTS, RecentCommitment, RecentCommitments, Schedule,
+    CommitmentFeed, EverySlot, FEED_MAX_LIMIT, Gateway, GatewayConfig, GatewayError, Limits,
+    NodeError, PendingNode, Promise, RECENT_COMMITMENTS, RecentCommitment, RecentCommitments,
+    Schedule,
 };
 pub use signer::{CommitSigner, CommitterKey, KeyError, SignerError};

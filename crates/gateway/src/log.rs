@@ -55,6 +55,10 @@ use tracing::{error, info, warn};
 
 /// First bytes of a log file.
 pub const MAGIC: &[u8; 8] = b"BGWCLOG1";
+/// Most bytes of commitments (payloads plus a fixed overhead each) one [`CommitmentLog::since`]
+/// answer holds beyond its first commitment, so a feed page stays well under the JSON-RPC
+/// server's response limit (hex doubles it).
+pub const FEED_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Largest record accepted (conflict key, signature and ABI-encoded commitment together).
 pub const MAX_RECORD_LEN: usize = 256 * 1024;
 /// Most entries written in one group commit.
@@ -228,6 +232,9 @@ struct Index {
     by_key: HashMap<Bytes, (B256, B256)>,
     durable: usize,
     failed: bool,
+    /// Request hashes of the durable entries in log order: the feed's sequence numbers
+    /// ([`CommitmentLog::since`]) are positions in it.
+    order: Vec<B256>,
 }
 
 #[derive(Debug)]
@@ -272,6 +279,7 @@ impl Index {
         self.by_request.insert(request_hash, Stored { signed: entry.signed.clone(), durable });
         if durable {
             self.durable = self.durable.saturating_add(1);
+            self.order.push(request_hash);
         }
     }
 
@@ -292,6 +300,7 @@ impl Index {
         {
             stored.durable = true;
             self.durable = self.durable.saturating_add(1);
+            self.order.push(*request_hash);
         }
     }
 }
@@ -421,6 +430,30 @@ impl CommitmentLog {
             .get(request_hash)
             .filter(|stored| stored.durable)
             .map(|stored| stored.signed.clone())
+    }
+
+    /// The durable signed commitments from sequence number `from` on (the position in the log,
+    /// from 0, in the order they became durable, which is the file's order and survives a
+    /// restart), at most `limit` of them and, beyond the first, at most [`FEED_MAX_BYTES`] of
+    /// ABI-encoded commitments; and the sequence number to ask for next (`from` plus the count,
+    /// or the log's length when `from` is beyond it).
+    pub fn since(&self, from: u64, limit: usize) -> (Vec<SignedCommitment>, u64) {
+        let index = self.shared.index();
+        let len = index.order.len();
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(len);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for hash in index.order.iter().skip(start).take(limit) {
+            let Some(stored) = index.by_request.get(hash) else { break };
+            let size = stored.signed.commitment.payload.len().saturating_add(RECORD_FIXED_LEN);
+            if !out.is_empty() && bytes.saturating_add(size) > FEED_MAX_BYTES {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            out.push(stored.signed.clone());
+        }
+        let next = start.saturating_add(out.len());
+        (out, u64::try_from(next).unwrap_or(u64::MAX))
     }
 
     /// Number of durable entries.

@@ -7,7 +7,9 @@
 //! - REST (the same handlers through [`RestLayer`]): `POST /commitments/v0/gateway/commitment`
 //!   (also `.../commitmentRequest`), `GET /commitments/v0/gateway/commitment/{hash}` (also
 //!   `.../commitmentResult/{hash}`), `GET /commitments/v0/gateway/slots`,
-//!   `POST /commitments/v0/gateway/fee`. Errors answer `{"code", "message"}` with an HTTP status
+//!   `POST /commitments/v0/gateway/fee`, and the commitment feed
+//!   `GET /commitments/v0/gateway/commitments?from=<seq>&limit=<n>` (JSON-RPC
+//!   `commitments_since(from, limit)`, [`Gateway::commitments_since`]). Errors answer `{"code", "message"}` with an HTTP status
 //!   ([`GatewayError::http_status`]).
 
 use crate::service::{Gateway, GatewayError, NodeError, PendingNode, Promise};
@@ -117,6 +119,23 @@ async fn forward(
     Ok(resp.get("result").cloned().unwrap_or(serde_json::Value::Null))
 }
 
+/// A sequence number or limit of `commitments_since`: a JSON number or a `0x` quantity.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(untagged)]
+enum FeedNumber {
+    Number(u64),
+    Quantity(U64),
+}
+
+impl FeedNumber {
+    fn get(self) -> u64 {
+        match self {
+            Self::Number(n) => n,
+            Self::Quantity(q) => q.to(),
+        }
+    }
+}
+
 /// Builds the JSON-RPC module over `gateway`.
 pub fn rpc_module<A, K>(
     gateway: Arc<Gateway<A, K>>,
@@ -158,6 +177,15 @@ where
             }
         },
     )?;
+    let g = gateway.clone();
+    module.register_method("commitments_since", move |params, _, _| {
+        let mut seq = params.sequence();
+        let from: Option<FeedNumber> = seq.optional_next().map_err(|e| invalid(e.message()))?;
+        let limit: Option<FeedNumber> = seq.optional_next().map_err(|e| invalid(e.message()))?;
+        Ok::<_, ErrorObjectOwned>(
+            g.commitments_since(from.map_or(0, FeedNumber::get), limit.map(FeedNumber::get)),
+        )
+    })?;
     let chain_id = gateway.config().chain_id;
     module.register_method("eth_chainId", move |_, _, _| {
         Ok::<_, ErrorObjectOwned>(U256::from(chain_id))
@@ -353,6 +381,7 @@ fn route(method: &http::Method, path: &str) -> Option<(&'static str, Option<Stri
         }
         (&http::Method::GET, "slots") => Some(("slots", None)),
         (&http::Method::POST, "fee") => Some(("fee", None)),
+        (&http::Method::GET, "commitments") => Some(("commitments_since", None)),
         (&http::Method::GET, r) => {
             let hash =
                 r.strip_prefix("commitment/").or_else(|| r.strip_prefix("commitmentResult/"))?;
@@ -360,6 +389,22 @@ fn route(method: &http::Method, path: &str) -> Option<(&'static str, Option<Stri
         }
         _ => None,
     }
+}
+
+/// The `commitments_since` parameters of `GET .../commitments?from=<seq>&limit=<n>` (both
+/// optional decimal numbers; other keys are ignored).
+fn feed_query(query: Option<&str>) -> Result<serde_json::Value, String> {
+    let (mut from, mut limit) = (0u64, None);
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let parse = || value.parse::<u64>().map_err(|e| format!("invalid `{key}` {value:?}: {e}"));
+        match key {
+            "from" => from = parse()?,
+            "limit" => limit = Some(parse()?),
+            _ => {}
+        }
+    }
+    Ok(serde_json::json!([from, limit]))
 }
 
 fn json_response(status: u16, body: String) -> HttpResponse {
@@ -408,6 +453,17 @@ where
             let fut = self.inner.call(req);
             return Box::pin(async move { fut.await.map_err(Into::into) });
         };
+        let feed_params = if method == "commitments_since" {
+            match feed_query(req.uri().query()) {
+                Ok(params) => Some(params),
+                Err(message) => {
+                    let body = serde_json::json!({"code": 400, "message": message});
+                    return Box::pin(async move { Ok(json_response(400, body.to_string())) });
+                }
+            }
+        } else {
+            None
+        };
         let mut inner = self.inner.clone();
         let max_body = usize::try_from(self.max_body).unwrap_or(usize::MAX);
         Box::pin(async move {
@@ -423,10 +479,11 @@ where
                     ));
                 }
             };
-            let params = match path_hash {
-                Some(hash) => serde_json::json!([hash]),
-                None if method == "slots" => serde_json::json!([]),
-                None => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            let params = match (path_hash, feed_params) {
+                (_, Some(params)) => params,
+                (Some(hash), None) => serde_json::json!([hash]),
+                (None, None) if method == "slots" => serde_json::json!([]),
+                (None, None) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
                     Ok(v) => serde_json::json!([v]),
                     Err(e) => {
                         let body = serde_json::json!({"code": 400, "message": format!("invalid JSON: {e}")});

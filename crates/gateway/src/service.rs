@@ -394,6 +394,22 @@ pub struct Promise {
     pub raw: Bytes,
 }
 
+/// Most commitments one page of the commitment feed holds ([`Gateway::commitments_since`]); a
+/// larger `limit` is clamped to it, and it is the default.
+pub const FEED_MAX_LIMIT: u64 = 1000;
+
+/// One page of the gateway's commitment feed (`commitments_since`, docs/gateway.md "Commitment
+/// feed"): the signed commitments from a sequence number on, in issue order, and the sequence
+/// number of the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentFeed {
+    /// The signed commitments, in the order the gateway made them durable.
+    pub commitments: Vec<SignedCommitment>,
+    /// The sequence number to ask for next: the requested one plus the count (or the feed's
+    /// length when the request was beyond it).
+    pub next: u64,
+}
+
 /// How many of the latest promises [`RecentCommitments`] keeps.
 pub const RECENT_COMMITMENTS: usize = 64;
 
@@ -1089,6 +1105,17 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
             fee_payload: payload,
             commitment_type: request.commitment_type,
         })
+    }
+
+    /// The commitment feed: every signed commitment of the log from sequence number `from` on
+    /// (0 = the first the log holds; sequence numbers are log positions and survive a restart),
+    /// at most `limit` (clamped to [`FEED_MAX_LIMIT`]; `None`: that maximum) and a bounded number
+    /// of bytes ([`crate::log::FEED_MAX_BYTES`]).
+    pub fn commitments_since(&self, from: u64, limit: Option<u64>) -> CommitmentFeed {
+        let limit = limit.unwrap_or(FEED_MAX_LIMIT).min(FEED_MAX_LIMIT);
+        let (commitments, next) =
+            self.log.since(from, usize::try_from(limit).unwrap_or(usize::MAX));
+        CommitmentFeed { commitments, next }
     }
 
     /// Promises made so far (durable), for metrics and tests.

@@ -213,3 +213,72 @@ async fn json_rpc_and_rest_serve_the_commitments_api() {
     assert_eq!(r.status(), 413);
     server.stop().await;
 }
+
+/// The commitment feed over JSON-RPC (`commitments_since`) and REST
+/// (`GET .../commitments?from=&limit=`): issue order, the cursor, the limit, bad parameters, and
+/// the same sequence after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commitment_feed_over_json_rpc_and_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, committer, slot) = start(dir.path()).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let mut issued = Vec::new();
+    for nonce in 0..3 {
+        let request = InclusionPayload { slot, signed_tx: transfer(&user(1), nonce, 1) }
+            .into_request(SLASHER);
+        let resp = rpc(&url, "commitmentRequest", json!([request])).await;
+        issued.push(serde_json::from_value::<SignedCommitment>(resp["result"].clone()).unwrap());
+    }
+    let page = |v: &Value| -> (Vec<SignedCommitment>, u64) {
+        (serde_json::from_value(v["commitments"].clone()).unwrap(), v["next"].as_u64().unwrap())
+    };
+    let resp = rpc(&url, "commitments_since", json!([0])).await;
+    assert_eq!(page(&resp["result"]), (issued.clone(), 3));
+    for c in &issued {
+        c.verify(committer).unwrap();
+    }
+    let resp = rpc(&url, "commitments_since", json!([1, 1])).await;
+    assert_eq!(page(&resp["result"]), (issued[1..2].to_vec(), 2));
+    let resp = rpc(&url, "commitments_since", json!(["0x2", "0x5"])).await;
+    assert_eq!(page(&resp["result"]), (issued[2..].to_vec(), 3));
+    let resp = rpc(&url, "commitments_since", json!([])).await;
+    assert_eq!(page(&resp["result"]).1, 3, "no parameters: from 0");
+    let resp = rpc(&url, "commitments_since", json!(["nope"])).await;
+    assert_eq!(resp["error"]["code"], -32602, "{resp}");
+
+    let feed = format!("{url}/commitments/v0/gateway/commitments");
+    let r = http.get(format!("{feed}?from=1&limit=2")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(page(&r.json::<Value>().await.unwrap()), (issued[1..].to_vec(), 3));
+    let r = http.get(&feed).send().await.unwrap();
+    assert_eq!(page(&r.json::<Value>().await.unwrap()), (issued.clone(), 3));
+    let r = http.get(format!("{feed}?from=7")).send().await.unwrap();
+    assert_eq!(page(&r.json::<Value>().await.unwrap()), (vec![], 3));
+    let r = http.get(format!("{feed}?from=-1")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    server.stop().await;
+    // The stopped server's connections release the gateway (and the log's lock) shortly after.
+    for _ in 0..500 {
+        match CommitmentLog::open(dir.path().join("log")) {
+            Ok(_) => break,
+            Err(based_gateway::LogError::Locked(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    // A restarted gateway serves the same sequence and continues it.
+    let (server, _, slot) = start(dir.path()).await;
+    let url = server.url();
+    let request =
+        InclusionPayload { slot, signed_tx: transfer(&user(1), 3, 1) }.into_request(SLASHER);
+    let resp = rpc(&url, "commitmentRequest", json!([request])).await;
+    issued.push(serde_json::from_value(resp["result"].clone()).unwrap());
+    let resp = rpc(&url, "commitments_since", json!([0])).await;
+    assert_eq!(page(&resp["result"]), (issued.clone(), 4));
+    let resp = rpc(&url, "commitments_since", json!([3])).await;
+    assert_eq!(page(&resp["result"]), (issued[3..].to_vec(), 4));
+    server.stop().await;
+}

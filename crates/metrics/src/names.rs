@@ -115,6 +115,10 @@ pub const WT_CHALLENGES_OPENED: &str = "based_watchtower_challenges_opened_total
 pub const WT_CHALLENGES_DEFENDED: &str = "based_watchtower_challenges_defended_total";
 /// Counter: slashes the watchtower executed on L1.
 pub const WT_SLASHES: &str = "based_watchtower_slashes_total";
+/// Counter: signed commitments the watchtower read from gateways' commitment feeds.
+pub const WT_FEED_RECEIVED: &str = "based_watchtower_feed_commitments_received_total";
+/// Counter: feed commitments skipped (malformed, bad signature, another slasher, store full).
+pub const WT_FEED_SKIPPED: &str = "based_watchtower_feed_commitments_skipped_total";
 
 const NONE: &[&str] = &[];
 const REASON: &[&str] = &[LABEL_REASON];
@@ -166,6 +170,8 @@ pub const ALL: &[MetricDef] = &[
     def(WT_CHALLENGES_OPENED, Kind::Counter, NONE, "Challenges opened on L1"),
     def(WT_CHALLENGES_DEFENDED, Kind::Counter, NONE, "Challenges defended on L1"),
     def(WT_SLASHES, Kind::Counter, NONE, "Slashes executed on L1"),
+    def(WT_FEED_RECEIVED, Kind::Counter, NONE, "Commitments read from gateways' feeds"),
+    def(WT_FEED_SKIPPED, Kind::Counter, NONE, "Feed commitments skipped as unwatchable"),
 ];
 
 /// The metric called `name`, if the binary exports it. The `_bucket`, `_sum` and `_count` series

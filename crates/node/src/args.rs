@@ -256,6 +256,16 @@ pub struct WatchtowerArgs {
         default_value_t = 0
     )]
     pub from_block: u64,
+    /// Gateways whose commitment feeds the watchtower follows (`commitments_since`): every
+    /// promise they sign is watched, without `based_watchCommitment`. Repeatable or
+    /// comma-separated; the cursors are kept in `<datadir>/watchtower/feeds.json`.
+    #[arg(
+        long = "watchtower.gateway-url",
+        env = "BASED_WATCHTOWER_GATEWAY_URL",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub gateway_urls: Vec<String>,
 }
 
 /// The Prometheus endpoint of a service (`/metrics`, `/health`, `/ready`; docs/node.md, "Metrics

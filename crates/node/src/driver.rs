@@ -11,6 +11,7 @@
 
 use crate::{
     adapter::{self, BlockBlobs},
+    fault::{self, CrashPoint},
     meta,
 };
 use alloy_primitives::{Address, B256};
@@ -225,6 +226,7 @@ impl Driver {
                     },
                 )
                 .map_err(|e| DriverError::BadL1History { start, reason: e.to_string() })?;
+                fault::hit(CrashPoint::AfterGenesis);
                 let entries = meta::progress_entries(&state, None, &QueuedEntries::default());
                 store.put_meta_entries(&entries)?;
                 state
@@ -257,6 +259,7 @@ impl Driver {
             Some(head) if head.number > expected => {
                 warn!(target: "based::node", store_head = head.number, expected, "unwinding L2 blocks of an interrupted L1 block");
                 self.store.unwind_to(expected)?;
+                fault::hit(CrashPoint::AfterRepair);
             }
             Some(head) if head.number < expected => {
                 return Err(DriverError::Meta(format!(
@@ -351,11 +354,13 @@ impl Driver {
         metrics::histogram!(based_metrics::names::L2_UNWIND_DEPTH)
             .record(head.saturating_sub(target) as f64);
         let unwound = self.event_blocks(target.saturating_add(1), head);
+        fault::hit(CrashPoint::BeforeUnwind);
         self.store.unwind_to_with_meta_changes(
             target,
             &meta::progress_entries(&state, None, &QueuedEntries::default()),
             &meta::revert_deletes(&state),
         )?;
+        fault::hit(CrashPoint::AfterUnwind);
         self.state = state;
         if let Some(blocks) = unwound {
             self.publish(based_rpc::ChainEvent::Unwound(blocks));
@@ -404,6 +409,7 @@ impl Driver {
                 PRUNE_BATCH,
                 based_storage::Durability::Deferred,
             )?;
+            fault::hit(CrashPoint::AfterPrune);
             total = total.saturating_add(deleted);
             if deleted < PRUNE_BATCH {
                 self.pruned = Some(keep_from);
@@ -485,7 +491,9 @@ impl Driver {
             let progress = meta::progress_entries(&out.state, Some(&block.header), &out.queued);
             if count == 0 {
                 let durability = self.cadence.durability(true, last_l1);
+                fault::hit(CrashPoint::BeforeProgressCommit);
                 self.store.put_meta_entries_with(&progress, durability)?;
+                fault::hit(CrashPoint::AfterProgressCommit);
             }
             for (i, l2) in out.blocks.iter().enumerate() {
                 let mut entries = vec![meta::origin_entry(l2)];
@@ -494,7 +502,12 @@ impl Driver {
                     entries.extend(progress.iter().cloned());
                 }
                 let durability = self.cadence.durability(group_end, group_end && last_l1);
+                fault::hit(CrashPoint::BeforeL2Commit);
                 self.import(&mut importer, l2, entries, durability)?;
+                fault::hit(CrashPoint::AfterL2Commit);
+                if !group_end {
+                    fault::hit(CrashPoint::MidL1Block);
+                }
             }
             debug!(target: "based::node", l1_block = block.number(), l2_blocks = count, "processed L1 block");
             self.state = out.state;
@@ -826,6 +839,182 @@ pub(crate) mod tests {
         // Nothing is published for a no-op revert.
         driver.revert_to(10, l1(10).hash).unwrap();
         assert!(rx.try_recv().is_err());
+    }
+
+    /// One step of [`crash_scenario`], as the node's driver loop applies it.
+    enum Step {
+        Process(Vec<L1Block>),
+        Revert(u64, B256),
+        Prune(u64, Option<B256>),
+    }
+
+    /// Steps exercising every commit of the driver: L1 blocks deriving two, none and one L2
+    /// blocks, a reorg of the last two, a new branch, then enough empty L1 blocks to prune.
+    fn crash_steps(spec: &ChainSpec) -> Vec<Step> {
+        let mut chain = TestChain::new(spec);
+        let mut with = |ids: &[u64]| {
+            let mut b = chain.next(vec![]);
+            b.logs = block_with(spec, b.number(), ids, false).logs;
+            b
+        };
+        let a: Vec<L1Block> = vec![with(&[0, 1]), with(&[]), with(&[2]), with(&[])];
+        let mut steps = vec![Step::Process(a.clone())];
+        // L1 blocks 3 and 4 are reorged out: back to the state after block 2 (L2 head 2).
+        steps.push(Step::Revert(a[1].number(), a[1].hash));
+        chain.fork_from(&a[1], 1);
+        let mut with = |ids: &[u64]| {
+            let mut b = chain.next(vec![]);
+            b.logs = block_with(spec, b.number(), ids, false).logs;
+            b
+        };
+        let mut b: Vec<L1Block> = vec![with(&[2, 3, 4]), with(&[])];
+        b.extend((0..KEEP_RECENT_L1 + 40).map(|_| with(&[])));
+        let finalized = &b[b.len() - 20];
+        let (number, hash) = (finalized.number(), finalized.hash);
+        steps.push(Step::Process(b));
+        steps.push(Step::Prune(number, Some(hash)));
+        steps
+    }
+
+    /// Runs `steps` on a fresh store. Each crash of `crashes` (armed one after the other) makes
+    /// the driver panic at its point; the "restarted" driver is then reopened on the same store
+    /// (what the process had committed) and the step is applied again, as the L1 follower re-sends
+    /// from the resume point after a restart. Returns the store and the final driver.
+    fn crash_scenario(
+        spec: &Arc<ChainSpec>,
+        steps: &[Step],
+        crashes: &[fault::Armed],
+    ) -> (Store, Driver) {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        fn crashed(e: &(dyn std::any::Any + Send)) -> bool {
+            e.downcast_ref::<&str>() == Some(&fault::test::CRASH)
+        }
+        let store = Store::open_in_memory().unwrap();
+        let mut crashes: std::collections::VecDeque<_> = crashes.iter().copied().collect();
+        let mut count = 0;
+        // Opens the driver as a (re)started node does, through any crash armed in `open`.
+        let open = |crashes: &mut std::collections::VecDeque<_>, count: &mut usize| loop {
+            fault::test_arm(crashes.front().copied());
+            match catch_unwind(AssertUnwindSafe(|| {
+                Driver::open(store.clone(), spec.clone(), Some(history(spec))).unwrap()
+            })) {
+                Ok(driver) => break driver,
+                Err(e) => {
+                    assert!(crashed(&*e), "not an injected crash");
+                    crashes.pop_front();
+                    *count += 1;
+                }
+            }
+        };
+        let mut driver = open(&mut crashes, &mut count);
+        for step in steps {
+            loop {
+                let run = catch_unwind(AssertUnwindSafe(|| match step {
+                    Step::Process(blocks) => driver.process_all(blocks),
+                    Step::Revert(n, hash) => driver.revert_to(*n, *hash),
+                    Step::Prune(n, hash) => driver.prune(*n, *hash).map(|_| ()),
+                }));
+                match run {
+                    Ok(result) => {
+                        result.unwrap();
+                        break;
+                    }
+                    Err(e) => {
+                        assert!(crashed(&*e), "not an injected crash");
+                        crashes.pop_front();
+                        count += 1;
+                        // The process died: nothing of the driver survives but the store.
+                        drop(driver);
+                        driver = open(&mut crashes, &mut count);
+                    }
+                }
+            }
+        }
+        fault::test_arm(None);
+        assert!(crashes.is_empty(), "armed crashes never reached: {crashes:?}");
+        assert!(count > 0, "no crash happened");
+        (store, driver)
+    }
+
+    /// Every L2 block hash, and every meta row (origins of unwound blocks above the head left
+    /// out: they are never read).
+    fn store_digest(store: &Store) -> (Vec<B256>, Vec<based_storage::MetaRow>) {
+        let head = store.head().unwrap().unwrap().number;
+        let hashes = (0..=head).map(|n| store.block_hash(n).unwrap().unwrap()).collect();
+        let rows = store.meta_range(&[], &[0xff; 32], usize::MAX).unwrap();
+        let rows = rows
+            .into_iter()
+            .filter(|(k, _)| match k.strip_prefix(b"l1origin/") {
+                Some(n) => u64::from_be_bytes(n.try_into().unwrap()) <= head,
+                None => true,
+            })
+            .collect();
+        (hashes, rows)
+    }
+
+    /// A crash at each named point of the write path (fault::CrashPoint), then a restart on the
+    /// store as committed, ends in exactly the store of a driver that never crashed: same L2
+    /// blocks (none lost, none twice), same derivation state, same metadata.
+    #[test]
+    fn a_crash_at_every_commit_point_restarts_to_the_same_store() {
+        use fault::{Armed, CrashPoint as P};
+        let spec = spec_at(0);
+        let steps = crash_steps(&spec);
+        let reference = {
+            let store = Store::open_in_memory().unwrap();
+            let mut driver =
+                Driver::open(store.clone(), spec.clone(), Some(history(&spec))).unwrap();
+            for step in &steps {
+                match step {
+                    Step::Process(blocks) => driver.process_all(blocks).unwrap(),
+                    Step::Revert(n, hash) => driver.revert_to(*n, *hash).unwrap(),
+                    Step::Prune(n, hash) => {
+                        assert!(driver.prune(*n, *hash).unwrap() > 0, "the steps prune");
+                    }
+                }
+            }
+            // Every point is reached by the steps.
+            for p in P::ALL {
+                if p != P::AfterRepair {
+                    assert!(fault::test::hits(p) > 0, "{p} not reached");
+                }
+            }
+            assert_eq!(store.head().unwrap().unwrap().number, 5);
+            (store_digest(&store), driver.state().clone())
+        };
+        let at = |point, nth| Armed { point, nth };
+        let cases = [
+            vec![at(P::AfterGenesis, 1)],
+            vec![at(P::BeforeL2Commit, 1)],
+            vec![at(P::BeforeL2Commit, 2)],
+            vec![at(P::BeforeL2Commit, 5)],
+            vec![at(P::MidL1Block, 1)],
+            vec![at(P::MidL1Block, 2)],
+            vec![at(P::AfterL2Commit, 2)],
+            vec![at(P::AfterL2Commit, 4)],
+            vec![at(P::BeforeProgressCommit, 1)],
+            vec![at(P::AfterProgressCommit, 1)],
+            vec![at(P::AfterProgressCommit, 100)],
+            vec![at(P::BeforeUnwind, 1)],
+            vec![at(P::AfterUnwind, 1)],
+            vec![at(P::AfterPrune, 1)],
+            // A crash mid-L1 block, then another right after the restart's repair unwound it.
+            vec![at(P::MidL1Block, 1), at(P::AfterRepair, 1)],
+            // Crashes one after the other, each restart resuming from the previous one's store.
+            vec![
+                at(P::BeforeL2Commit, 2),
+                at(P::MidL1Block, 1),
+                at(P::AfterRepair, 1),
+                at(P::BeforeUnwind, 1),
+                at(P::AfterProgressCommit, 3),
+                at(P::AfterPrune, 1),
+            ],
+        ];
+        for crashes in cases {
+            let (store, driver) = crash_scenario(&spec, &steps, &crashes);
+            let got = (store_digest(&store), driver.state().clone());
+            assert!(got == reference, "store after crashes {crashes:?} differs from the reference");
+        }
     }
 
     /// An L1 chain with real header hashes (so stored headers link up), built on the start

@@ -18,7 +18,9 @@
 
 pub mod adapter;
 pub mod args;
+pub mod chain_guard;
 pub mod driver;
+pub mod fault;
 pub mod lookahead;
 pub mod meta;
 pub mod preconf;
@@ -131,6 +133,12 @@ impl NodeHandle {
         &self.backend
     }
 
+    /// The node's watchtower, if it runs one (e.g. to follow a gateway's commitment feed started
+    /// after the node: [`based_watchtower::WatchtowerHandle::follow`]).
+    pub const fn watchtower(&self) -> Option<&based_watchtower::WatchtowerHandle> {
+        self.watchtower.as_ref()
+    }
+
     /// Points `eth_sendRawTransaction` forwarding at `url`.
     pub fn set_forwarder(&self, url: &str) -> Result<(), NodeError> {
         self.forwarder.set(url).map_err(|e| NodeError::Config(e.to_string()))
@@ -169,9 +177,13 @@ pub async fn launch_with_rpc(
     cfg: NodeConfig,
     rpc: Option<args::RpcArgs>,
 ) -> Result<NodeHandle, NodeError> {
+    // Test builds only (see `fault`): a crash armed by `BASED_TEST_CRASH_AT`.
+    fault::arm_from_env().map_err(|e| NodeError::Config(e.to_string()))?;
     std::fs::create_dir_all(&cfg.datadir)
         .map_err(|e| NodeError::Config(format!("datadir {}: {e}", cfg.datadir.display())))?;
     let store = Store::open_with_cache(cfg.datadir.join("db"), cfg.trie_cache_bytes)?;
+    chain_guard::check_or_record(&store, &cfg.chain)
+        .map_err(|e| NodeError::Config(e.to_string()))?;
     let l1 =
         alloy_provider::RootProvider::<alloy_network::Ethereum>::new_http(url(&cfg.l1_rpc_url)?);
 

@@ -1,7 +1,7 @@
 //! Every node a watchtower (docs/slashing.md, docs/protocol.md §11).
 //!
 //! A [`Watchtower`] holds signed inclusion promises (submitted over JSON-RPC with
-//! `based_watchCommitment`), and once a promise's slot is `challengeDelay` slots old (the slasher's
+//! `based_watchCommitment`, or read from gateways' commitment feeds: [`feed`]), and once a promise's slot is `challengeDelay` slots old (the slasher's
 //! L1 finality margin) judges it from L1 exactly as the `PreconfSlasher` would:
 //! - **not owned**: the slot's preconfer (the slasher's preconfer source) has another committer
 //!   than the signer;
@@ -25,12 +25,14 @@
 //! - Bad input (a malformed commitment, a wrong signature, another slasher) is refused with a
 //!   typed error, never a panic.
 
+pub mod feed;
 mod rpc;
 mod store;
 mod tower;
 
+pub use feed::{FeedCursors, FeedSink, FeedStatus};
 pub use store::{Action, Fault, Verdict, Watched};
-pub use tower::{Judge, Watchtower, WatchtowerHandle, spawn};
+pub use tower::{Judge, Watchtower, WatchtowerHandle, spawn, watchable};
 
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
@@ -58,6 +60,10 @@ pub struct WatchtowerConfig {
     pub max_watched: usize,
     /// First L1 block scanned for challenges to defend (e.g. the slasher's deployment block).
     pub from_block: u64,
+    /// Gateways whose commitment feeds are followed ([`feed`]; more can be added later with
+    /// [`WatchtowerHandle::follow`]); their cursors live in [`feed::CURSORS_FILE`] next to
+    /// `store_path`. Polled every `poll_interval` when caught up.
+    pub gateway_urls: Vec<String>,
 }
 
 impl std::fmt::Debug for WatchtowerConfig {
@@ -70,6 +76,7 @@ impl std::fmt::Debug for WatchtowerConfig {
             .field("poll_interval", &self.poll_interval)
             .field("max_watched", &self.max_watched)
             .field("from_block", &self.from_block)
+            .field("gateway_urls", &self.gateway_urls)
             .finish()
     }
 }
@@ -96,4 +103,7 @@ pub enum WatchtowerError {
     /// The store file failed.
     #[error("watchtower store: {0}")]
     Store(String),
+    /// A gateway's commitment feed could not be read (retried).
+    #[error("commitment feed: {0}")]
+    Feed(String),
 }

@@ -8,6 +8,8 @@
 //! - `based_watchedCommitments()`: `{watched, kept, broken, pending, commitments: [...]}` (the last
 //!   1000), each `{digest, committer, slot, txHash, verdict}`.
 //! - `based_brokenCommitments()`: the broken ones, each with its `fault` and the `action` taken.
+//! - `based_commitmentFeeds()`: the followed gateways' feeds, each
+//!   `{url, next, received, watched, skipped, lastError}` ([`crate::FeedStatus`]).
 
 use crate::{Verdict, Watched, WatchtowerError, tower::Watchtower};
 use alloy_primitives::{Address, B256};
@@ -114,6 +116,10 @@ pub(crate) fn module(tower: Arc<Watchtower>) -> RpcModule<Arc<Watchtower>> {
                 .map(WatchedJson::from)
                 .collect();
             Ok::<_, ErrorObjectOwned>(broken)
+        })
+        .map(|_| ()),
+        m.register_method("based_commitmentFeeds", |_, tower, _| {
+            Ok::<_, ErrorObjectOwned>(tower.feed_statuses())
         })
         .map(|_| ()),
     ];

@@ -1,6 +1,9 @@
 //! The watchtower task: judges watched promises, acts on broken ones, defends false challenges.
 
-use crate::{Action, Fault, Verdict, Watched, WatchtowerConfig, WatchtowerError, store::Store};
+use crate::{
+    Action, Fault, FeedCursors, FeedStatus, Verdict, Watched, WatchtowerConfig, WatchtowerError,
+    store::Store,
+};
 use alloy_eips::BlockNumberOrTag;
 use alloy_network::EthereumWallet;
 use alloy_primitives::{Address, B256, U256};
@@ -59,6 +62,8 @@ pub struct Watchtower {
     pub(crate) store: Mutex<Store>,
     open_challenges: Mutex<HashMap<B256, OpenChallenge>>,
     next_scan: Mutex<u64>,
+    /// The followed commitment feeds' statuses (`based_commitmentFeeds`).
+    pub(crate) feeds: Mutex<Vec<Arc<Mutex<FeedStatus>>>>,
 }
 
 impl std::fmt::Debug for Watchtower {
@@ -76,6 +81,9 @@ pub struct WatchtowerHandle {
     tower: Arc<Watchtower>,
     task: tokio::task::JoinHandle<()>,
     shutdown: watch::Sender<bool>,
+    cursors: Arc<FeedCursors>,
+    poll_interval: std::time::Duration,
+    followers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl WatchtowerHandle {
@@ -89,10 +97,47 @@ impl WatchtowerHandle {
         crate::rpc::module(self.tower.clone())
     }
 
-    /// Stops the task.
+    /// Also follows the commitment feed of the gateway at `url` (docs/slashing.md, "Following
+    /// gateways"): every commitment it issued from its cursor on is watched. Following a URL
+    /// already followed does nothing.
+    pub fn follow(&self, url: &str) {
+        let key = url.trim().trim_end_matches('/');
+        let mut feeds = self.tower.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if feeds
+            .iter()
+            .any(|f| f.lock().unwrap_or_else(std::sync::PoisonError::into_inner).url == key)
+        {
+            return;
+        }
+        let follower = crate::feed::follow(
+            url,
+            self.tower.clone(),
+            self.cursors.clone(),
+            self.poll_interval,
+            self.shutdown.subscribe(),
+        );
+        feeds.push(follower.status);
+        self.followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(follower.task);
+    }
+
+    /// The followed feeds' statuses (as `based_commitmentFeeds` lists them).
+    pub fn feeds(&self) -> Vec<FeedStatus> {
+        self.tower.feed_statuses()
+    }
+
+    /// Stops the task and the feed followers.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        let followers = std::mem::take(
+            &mut *self.followers.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for follower in followers {
+            let _ = follower.await;
+        }
     }
 }
 
@@ -138,33 +183,10 @@ impl Judge {
         &self.onchain
     }
 
-    /// A watchable entry for `signed` (checks type, slasher, signature and payload).
+    /// A watchable entry for `signed` (checks type, slasher, signature and payload:
+    /// [`watchable`]).
     pub fn entry(&self, signed: SignedCommitment) -> Result<Watched, WatchtowerError> {
-        let c = &signed.commitment;
-        if c.commitment_type != INCLUSION_COMMITMENT_TYPE {
-            return Err(WatchtowerError::Invalid(format!(
-                "commitment type {} is not inclusion (1)",
-                c.commitment_type
-            )));
-        }
-        if c.slasher != self.slasher {
-            return Err(WatchtowerError::Invalid(format!(
-                "slasher {} is not the watched slasher {}",
-                c.slasher, self.slasher
-            )));
-        }
-        let committer =
-            signed.recover_signer().map_err(|e| WatchtowerError::Invalid(e.to_string()))?;
-        let (payload, tx_hash) =
-            inclusion_of(&signed).map_err(|e| WatchtowerError::Invalid(e.to_string()))?;
-        Ok(Watched {
-            digest: c.digest(),
-            signed,
-            committer,
-            slot: payload.slot,
-            tx_hash,
-            verdict: Verdict::Watching,
-        })
+        watchable(self.slasher, signed)
     }
 
     /// The L1 head (number, timestamp).
@@ -280,8 +302,39 @@ impl Judge {
     }
 }
 
-/// Connects to L1, reads the slasher's configuration and clock, loads the store and starts the
-/// task.
+/// A watchable entry for `signed` judged against `slasher`: an inclusion commitment naming
+/// `slasher`, with a signature that recovers (its signer is the committer) and a decodable
+/// payload; else [`WatchtowerError::Invalid`]. The one check of `based_watchCommitment` and the
+/// commitment feeds.
+pub fn watchable(slasher: Address, signed: SignedCommitment) -> Result<Watched, WatchtowerError> {
+    let c = &signed.commitment;
+    if c.commitment_type != INCLUSION_COMMITMENT_TYPE {
+        return Err(WatchtowerError::Invalid(format!(
+            "commitment type {} is not inclusion (1)",
+            c.commitment_type
+        )));
+    }
+    if c.slasher != slasher {
+        return Err(WatchtowerError::Invalid(format!(
+            "slasher {} is not the watched slasher {slasher}",
+            c.slasher
+        )));
+    }
+    let committer = signed.recover_signer().map_err(|e| WatchtowerError::Invalid(e.to_string()))?;
+    let (payload, tx_hash) =
+        inclusion_of(&signed).map_err(|e| WatchtowerError::Invalid(e.to_string()))?;
+    Ok(Watched {
+        digest: c.digest(),
+        signed,
+        committer,
+        slot: payload.slot,
+        tx_hash,
+        verdict: Verdict::Watching,
+    })
+}
+
+/// Connects to L1, reads the slasher's configuration and clock, loads the store, starts the
+/// task and follows the feeds of `cfg.gateway_urls`.
 pub async fn spawn(cfg: WatchtowerConfig) -> Result<WatchtowerHandle, WatchtowerError> {
     let judge = Judge::connect(&cfg.l1_rpc_url, cfg.slasher, cfg.key.clone()).await?;
     let (store, loaded) = Store::open(&cfg.store_path, cfg.max_watched)?;
@@ -291,7 +344,10 @@ pub async fn spawn(cfg: WatchtowerConfig) -> Result<WatchtowerHandle, Watchtower
         store: Mutex::new(store),
         open_challenges: Mutex::new(HashMap::new()),
         next_scan: Mutex::new(cfg.from_block),
+        feeds: Mutex::new(Vec::new()),
     });
+    let cursors =
+        Arc::new(FeedCursors::open(&cfg.store_path.with_file_name(crate::feed::CURSORS_FILE))?);
     for signed in loaded {
         if let Err(e) = tower.watch(signed, false) {
             warn!(target: "watchtower", error = %e, "stored commitment not watched");
@@ -317,7 +373,18 @@ pub async fn spawn(cfg: WatchtowerConfig) -> Result<WatchtowerHandle, Watchtower
             }
         }
     });
-    Ok(WatchtowerHandle { tower, task, shutdown })
+    let handle = WatchtowerHandle {
+        tower,
+        task,
+        shutdown,
+        cursors,
+        poll_interval: cfg.poll_interval,
+        followers: Mutex::new(Vec::new()),
+    };
+    for url in &cfg.gateway_urls {
+        handle.follow(url);
+    }
+    Ok(handle)
 }
 
 async fn view<C: SolCall>(
@@ -339,6 +406,16 @@ impl std::ops::Deref for Watchtower {
 impl Watchtower {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The followed feeds' statuses.
+    pub(crate) fn feed_statuses(&self) -> Vec<FeedStatus> {
+        self.feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|f| f.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+            .collect()
     }
 
     /// Starts watching `signed` (durably if `persist`). Returns the entry and whether it is new.

@@ -4,10 +4,7 @@
 //! `watchBlocks` / block filters, logs, revert reasons, gas and fee estimation and
 //! `eth_getProof`. Every check must pass.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::time::Duration;
 
 use based_tests::{TestNet, based_devnet::DEV_KEYS, eyre};
 
@@ -17,14 +14,10 @@ const COMPAT_KEY: usize = 3;
 /// The checks `compat.mjs` runs; each prints `ok - <name>` when it passes.
 const EXPECTED_CHECKS: usize = 17;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ethers_and_viem_drive_the_devnet() -> eyre::Result<()> {
     let _serial = based_tests::serial();
-    let root = repo_root();
+    let root = based_tests::repo_root();
     for package in ["ethers", "viem", "solc"] {
         eyre::ensure!(
             root.join("node_modules").join(package).join("package.json").is_file(),
@@ -45,17 +38,6 @@ async fn ethers_and_viem_drive_the_devnet() -> eyre::Result<()> {
     let out = out.map_err(|_| eyre::eyre!("compat.mjs did not finish within 180 s"))??;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
-    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("not ok - ")).collect();
-    eyre::ensure!(
-        failed.is_empty(),
-        "failed checks:\n{}\n\nfull output:\n{stdout}\n{stderr}",
-        failed.join("\n")
-    );
-    eyre::ensure!(out.status.success(), "compat.mjs exited with {}:\n{stderr}", out.status);
-    eyre::ensure!(
-        passed == EXPECTED_CHECKS,
-        "{passed} checks passed, expected {EXPECTED_CHECKS}:\n{stdout}"
-    );
+    based_tests::check_tap_output("compat.mjs", &stdout, &stderr, out.status, EXPECTED_CHECKS)?;
     Ok(())
 }

@@ -186,7 +186,7 @@ fn bad_config_files_stop_the_services_at_start_naming_the_key() -> eyre::Result<
     let key = DEV_KEYS[9].trim_start_matches("0x");
     let cases: [(&str, String, &str); 8] = [
         ("proposer", "[l1]\nrpc-urll = \"http://x:1\"\n".into(), "unknown key `l1.rpc-urll`"),
-        ("proposer", "[l1]\ninbox-address = \"0x1234\"\n".into(), "key `l1.inbox-address`"),
+        ("proposer", "[l1]\ninbox-address = \"0x1234\"\n".into(), "unknown key `l1.inbox-address`"),
         ("proposer", "[proposer]\nmax-blobs = \"six\"\n".into(), "key `proposer.max-blobs`"),
         ("proposer", format!("[proposer]\nkey = \"0x{key}\"\n"), "key `proposer.key`"),
         ("node", "[http]\nport = 70000\n".into(), "key `http.port`"),
@@ -395,7 +395,14 @@ fn no_private_key_in_the_logs_of_a_devnet_and_its_proposers() -> eyre::Result<()
     let password = dir.path().join("proposer.pw");
     std::fs::write(&keystore, json)?;
     std::fs::write(&password, "pw\n")?;
-    let common = ["--l1.rpc-url", &l1, "--l1.inbox-address", &inbox, "--l2.rpc-url", &l2];
+    // The devnet's chain spec names its Inbox (the proposer has no Inbox flag).
+    let chain_spec = datadir.join("chain-spec.json").to_string_lossy().into_owned();
+    let spec_text = std::fs::read_to_string(&chain_spec)?.to_lowercase();
+    eyre::ensure!(
+        spec_text.contains(&inbox.to_lowercase()),
+        "the chain spec lacks the Inbox {inbox}"
+    );
+    let common = ["--l1.rpc-url", &l1, "--chain", &chain_spec, "--l2.rpc-url", &l2];
     let mut from_keystore = Logged::spawn(
         dir.path(),
         "proposer-keystore",

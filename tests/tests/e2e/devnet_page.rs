@@ -31,10 +31,6 @@ const EXPECTED_CHECKS: usize = 9;
 /// Everything the script does, browser start included.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
 /// Fails unless node, playwright-core and chromium are installed: the test never skips.
 fn check_prerequisites(root: &Path, chromium: &Path) -> eyre::Result<()> {
     eyre::ensure!(
@@ -58,7 +54,7 @@ fn check_prerequisites(root: &Path, chromium: &Path) -> eyre::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_devnet_page_shows_the_devnet_live_in_chromium() -> eyre::Result<()> {
     let _serial = based_tests::serial();
-    let root = repo_root();
+    let root = based_tests::repo_root();
     let chromium =
         std::env::var_os("BASED_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
     check_prerequisites(&root, &chromium)?;
@@ -69,18 +65,7 @@ async fn the_devnet_page_shows_the_devnet_live_in_chromium() -> eyre::Result<()>
     let (stdout, stderr, status) = result
         .map_err(|_| eyre::eyre!("devnet_page.mjs did not finish within {SCRIPT_TIMEOUT:?}"))??;
 
-    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
-    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("not ok - ")).collect();
-    eyre::ensure!(
-        failed.is_empty(),
-        "failed checks:\n{}\n\nfull output:\n{stdout}\n{stderr}",
-        failed.join("\n")
-    );
-    eyre::ensure!(status.success(), "devnet_page.mjs exited with {status}:\n{stdout}\n{stderr}");
-    eyre::ensure!(
-        passed == EXPECTED_CHECKS,
-        "{passed} checks passed, expected {EXPECTED_CHECKS}:\n{stdout}\n{stderr}"
-    );
+    based_tests::check_tap_output("devnet_page.mjs", &stdout, &stderr, status, EXPECTED_CHECKS)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod beacon_sources;
 mod chain_spec_rules;
 mod client_compat;
 mod config_and_keys;
+mod crash_points;
 mod crash_restart;
 mod deposits_and_forced_inclusion;
 mod devnet_page;

@@ -6,6 +6,9 @@
 //! - a kept promise challenged by a stranger: the watchtower defends it with the Merkle proof of its
 //!   promised record, the committer gets the bond, the challenge can no longer slash;
 //! - the committer's key signs a promise for a slot it does not own: slashed at once.
+//!
+//! The node's watchtower follows the devnet gateway's commitment feed: every promise the gateway
+//! signs is watched without `based_watchCommitment`.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::Provider;
@@ -76,8 +79,14 @@ async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()
     // A first promise lands (the pipeline is warm: the first proposal of a process loads the KZG
     // setup, which in a debug build takes longer than the devnet's 1 s slots).
     let (raw, warm) = sign_l2_transfer(2, 0, Address::repeat_byte(0x21), U256::from(1))?;
-    promise(&gateway, &raw, warm).await?;
+    let warm_signed = promise(&gateway, &raw, warm).await?;
     assert!(wait_for_receipt(&l2, warm).await?.status());
+    // Watched through the gateway's commitment feed: nobody called based_watchCommitment.
+    wait_for("the feed to bring the first promise", WAIT, || async {
+        let v = verdict(&l2, warm_signed.commitment.digest()).await?;
+        Ok((!v.is_null()).then_some(()))
+    })
+    .await?;
 
     // (a) Broken: the gateway promises but withholds the transaction from its proposer.
     net.devnet.withhold_promises(true);
@@ -85,15 +94,23 @@ async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()
     let broken = promise(&gateway, &raw, hash).await?;
     net.devnet.withhold_promises(false);
     broken.verify(committer)?;
-    let watched = rpc(&l2, "based_watchCommitment", json!([broken])).await?;
-    assert_eq!(watched["result"]["added"], json!(true), "{watched}");
     let digest = broken.commitment.digest();
+    wait_for("the feed to bring the broken promise", WAIT, || async {
+        Ok((!verdict(&l2, digest).await?.is_null()).then_some(()))
+    })
+    .await?;
+    // Submitting it as well changes nothing: already watched.
+    let watched = rpc(&l2, "based_watchCommitment", json!([broken])).await?;
+    assert_eq!(watched["result"]["added"], json!(false), "{watched}");
     assert_eq!(watched["result"]["digest"], json!(digest));
+    let feeds = rpc(&l2, "based_commitmentFeeds", json!([])).await?;
+    assert_eq!(feeds["result"][0]["url"], json!(gateway), "{feeds}");
+    assert!(feeds["result"][0]["received"].as_u64().unwrap_or(0) >= 2, "{feeds}");
+    assert_eq!(feeds["result"][0]["skipped"], json!(0), "{feeds}");
 
     // (b) Kept: promised and posted; watched too.
     let (raw, kept_hash) = sign_l2_transfer(4, 0, Address::repeat_byte(0x41), U256::from(1))?;
     let kept = promise(&gateway, &raw, kept_hash).await?;
-    rpc(&l2, "based_watchCommitment", json!([kept])).await?;
     assert!(wait_for_receipt(&l2, kept_hash).await?.status());
 
     // A stranger challenges the kept promise as soon as it may (its slot + challengeDelay).

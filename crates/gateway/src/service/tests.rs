@@ -593,3 +593,58 @@ async fn admissions_beyond_max_in_flight_are_refused_at_once() {
     signed.verify(committer().address()).unwrap();
     assert_eq!(g.promises(), 3);
 }
+
+#[tokio::test]
+async fn commitment_feed_is_in_issue_order_bounded_and_continues_after_restart() {
+    let f = Fixture::new();
+    let a = user(1);
+    let mut issued = Vec::new();
+    {
+        let (g, _rx) = f.gateway(Arc::new(EverySlot));
+        assert_eq!(g.commitments_since(0, None), CommitmentFeed { commitments: vec![], next: 0 });
+        for nonce in 0..5 {
+            issued.push(g.request(request(SLOT, tx(&a, CHAIN, nonce, 1, 0))).await.unwrap());
+        }
+        // A repeated request and a refused one add nothing to the feed.
+        g.request(request(SLOT, tx(&a, CHAIN, 0, 1, 0))).await.unwrap();
+        g.request(request(SLOT, tx(&a, CHAIN, 0, 2, 0))).await.unwrap_err();
+        let all = g.commitments_since(0, None);
+        assert_eq!((all.commitments, all.next), (issued.clone(), 5));
+        // The cursor: pages of two, in order, and an empty page at the end.
+        let page = g.commitments_since(0, Some(2));
+        assert_eq!((page.commitments.as_slice(), page.next), (&issued[..2], 2));
+        let page = g.commitments_since(page.next, Some(2));
+        assert_eq!((page.commitments.as_slice(), page.next), (&issued[2..4], 4));
+        let page = g.commitments_since(page.next, Some(2));
+        assert_eq!((page.commitments.as_slice(), page.next), (&issued[4..], 5));
+        assert_eq!(g.commitments_since(5, Some(2)).commitments, vec![]);
+        // Beyond the end: nothing, and `next` says where the feed ends.
+        assert_eq!(
+            g.commitments_since(1000, None),
+            CommitmentFeed { commitments: vec![], next: 5 }
+        );
+        assert_eq!(g.commitments_since(u64::MAX, Some(u64::MAX)).next, 5);
+        // Limit 0: an empty page that does not move the cursor.
+        assert_eq!(
+            g.commitments_since(3, Some(0)),
+            CommitmentFeed { commitments: vec![], next: 3 }
+        );
+    }
+    // After a restart the sequence numbers are the same and new commitments continue them.
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    assert_eq!(g.commitments_since(0, None).commitments, issued);
+    issued.push(g.request(request(SLOT, tx(&a, CHAIN, 5, 1, 0))).await.unwrap());
+    let page = g.commitments_since(5, None);
+    assert_eq!((page.commitments.as_slice(), page.next), (&issued[5..], 6));
+    // The limit is clamped to FEED_MAX_LIMIT.
+    let b = user(2);
+    for nonce in 0..FEED_MAX_LIMIT + 5 {
+        g.request(request(SLOT + 1, tx(&b, CHAIN, nonce, 1, 0))).await.unwrap();
+    }
+    let page = g.commitments_since(0, Some(u64::MAX));
+    assert_eq!(page.commitments.len() as u64, FEED_MAX_LIMIT);
+    assert_eq!(page.next, FEED_MAX_LIMIT);
+    let json = serde_json::to_value(g.commitments_since(0, Some(1))).unwrap();
+    assert!(json["commitments"][0]["commitment"]["request_hash"].is_string(), "{json}");
+    assert_eq!(json["next"], 1);
+}
