@@ -242,7 +242,7 @@ type BlobCache = (HashMap<B256, Arc<Vec<BlobEntry>>>, VecDeque<B256>);
 struct Shared {
     cfg: DevBeaconConfig,
     genesis_time: u64,
-    validators: Vec<[u8; 48]>,
+    /// The validator set and its states (the duties' keys come from here too).
     states: DevStates,
     /// Fault injection: duties name the proposer of `slot + duty_shift`.
     duty_shift: AtomicU64,
@@ -685,11 +685,9 @@ impl Shared {
             ));
         }
         let states = DevStates::new(&cfg, genesis_time)?;
-        let validators = states.validators.iter().map(|v| v.pubkey).collect();
         Ok(Self {
             cfg,
             genesis_time,
-            validators,
             states,
             duty_shift: AtomicU64::new(0),
             backend,
@@ -1134,11 +1132,14 @@ impl Shared {
             .and_then(|s| index.at_or_before(s))
             .or(index.blocks.first())
             .map_or(B256::ZERO, |b| b.root);
+        let shift = self.duty_shift.load(Ordering::SeqCst);
         let data: Vec<Value> = (start..start.saturating_add(spe))
             .map(|slot| {
-                let shift = self.duty_shift.load(Ordering::SeqCst);
                 let v = proposer_index(slot.saturating_add(shift), self.cfg.validator_count);
-                let pubkey = usize::try_from(v).ok().and_then(|i| self.validators.get(i));
+                let pubkey = usize::try_from(v)
+                    .ok()
+                    .and_then(|i| self.states.validators.get(i))
+                    .map(|v| &v.pubkey);
                 json!({
                     "pubkey": hex_bytes(pubkey.map_or(&[0u8; 48][..], |p| &p[..])),
                     "validator_index": quoted(v),
