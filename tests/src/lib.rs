@@ -448,3 +448,39 @@ pub async fn preconfer_committer_at(
     let out = provider(l1_url)?.call(tx).block(block.into()).await?;
     Ok(based_contracts::Lookahead::preconferAtCall::abi_decode_returns(&out)?.committer)
 }
+
+/// For every transaction posted in an `Inbox.Promised` record (docs/protocol.md §11.2) of `inbox`
+/// on the L1 at `l1_url`: the L1 slot (by `clock`) of the earliest block that posted it. A promise
+/// for slot `S` is kept iff its transaction is here with a slot `<= S` (§11.1).
+pub async fn promised_on_l1(
+    l1_url: &str,
+    inbox: Address,
+    clock: &based_lookahead::SlotClock,
+) -> eyre::Result<std::collections::HashMap<B256, u64>> {
+    use alloy_sol_types::SolEvent;
+    let l1 = provider(l1_url)?;
+    let filter = alloy_rpc_types_eth::Filter::new()
+        .address(inbox)
+        .event_signature(based_contracts::Inbox::Promised::SIGNATURE_HASH)
+        .from_block(0);
+    let mut slots = std::collections::HashMap::new();
+    for log in l1.get_logs(&filter).await? {
+        let Some(based_contracts::InboxEvent::Promised(p)) =
+            based_contracts::InboxEvent::decode(inbox, &log.inner)?
+        else {
+            eyre::bail!("not a Promised log: {log:?}");
+        };
+        let number = log.block_number.ok_or_else(|| eyre::eyre!("log without a block"))?;
+        let block = l1
+            .get_block_by_number(number.into())
+            .await?
+            .ok_or_else(|| eyre::eyre!("no L1 block {number}"))?;
+        let slot = clock.slot_at(block.header.timestamp);
+        for tx in &p.txs {
+            let hash = alloy_primitives::keccak256(tx);
+            let entry = slots.entry(hash).or_insert(slot);
+            *entry = (*entry).min(slot);
+        }
+    }
+    Ok(slots)
+}

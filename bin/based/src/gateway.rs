@@ -99,6 +99,14 @@ pub(crate) struct GatewayArgs {
     /// 0: no cap. Default: 16 per CPU core.
     #[arg(long = "gateway.max-in-flight", env = "BASED_GATEWAY_MAX_IN_FLIGHT")]
     max_in_flight: Option<usize>,
+    /// Least time in ms between a promise and the start of its slot (raised at run time to the
+    /// proposer's measured posting latency). 0: one slot plus half a slot, at least 1 s more.
+    #[arg(
+        long = "gateway.promise-lead-ms",
+        env = "BASED_GATEWAY_PROMISE_LEAD_MS",
+        default_value_t = 0
+    )]
+    promise_lead_ms: u64,
     #[command(flatten)]
     metrics: based_node::args::MetricsArgs,
 }
@@ -158,6 +166,7 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
         max_in_flight: args
             .max_in_flight
             .unwrap_or_else(based_gateway::service::default_max_in_flight),
+        promise_lead_ms: args.promise_lead_ms,
         ..Limits::default()
     };
     let mut refresher = None;

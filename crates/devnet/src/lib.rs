@@ -43,6 +43,9 @@ pub const PROPOSER_KEY: usize = 9;
 /// Index in [`DEV_KEYS`] of the node's watchtower account (pays challenge bonds, sends
 /// challenges, defences and slashes; docs/slashing.md).
 pub const WATCHTOWER_KEY: usize = 7;
+/// The dev key that sends the blob transaction warming up anvil's KZG verifier
+/// ([`warm_up_blob_verifier`]).
+pub const WARM_UP_KEY: usize = 1;
 
 /// The signer of dev account `index` (0..10).
 pub fn dev_signer(index: usize) -> Option<PrivateKeySigner> {
@@ -235,6 +238,26 @@ async fn wait_for_first_slot(
     }
 }
 
+/// Waits until the gateway at `url` offers a slot (its `slots`: an own slot far enough ahead to
+/// be kept), so that the devnet's first promise request is not refused.
+async fn wait_for_promisable_slot(url: &str) -> Result<(), DevnetError> {
+    let gateway = ProviderBuilder::new()
+        .connect_http(url.parse().map_err(|e| DevnetError::Config(format!("gateway URL: {e}")))?);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let offered: Result<based_gateway::service::SlotInfoResponse, _> =
+            gateway.raw_request("slots".into(), ()).await;
+        if let Ok(Some(first)) = offered.map(|o| o.slots.first().map(|s| s.slot)) {
+            tracing::info!(target: "devnet", slot = first, "the gateway offers preconfirmations");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(DevnetError::Gateway("the gateway offered no slot in 180 s".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl Devnet {
     /// Starts anvil, deploys the Inbox, starts the proposer and the node.
     pub async fn start(cfg: DevnetConfig) -> Result<Self, DevnetError> {
@@ -266,6 +289,7 @@ impl Devnet {
             ..AnvilOptions::default()
         })?;
         let l1_url = anvil.endpoint();
+        let warm_up = tokio::spawn(warm_up_blob_verifier(l1_url.clone()));
         let beacon_defaults = DevBeaconConfig::default();
         let validator_seed = beacon_defaults.validator_seed;
         let beacon = DevBeacon::start(
@@ -426,6 +450,18 @@ impl Devnet {
         if seq.is_restricted() {
             wait_for_first_slot(schedule.as_ref(), &clock, seq.slots_per_epoch).await?;
         }
+        // No promise before anvil verifies blobs at full speed.
+        match warm_up.await {
+            Ok(Ok(ms)) => {
+                tracing::debug!(target: "devnet", elapsed_ms = ms, "anvil's blob verifier warmed up")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "devnet", error = %e, "warming up anvil's blob verifier failed")
+            }
+            Err(e) => {
+                tracing::warn!(target: "devnet", error = %e, "warming up anvil's blob verifier failed")
+            }
+        }
         let withhold = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let gateway = based_gateway::launch(
             based_gateway::LaunchConfig {
@@ -450,6 +486,13 @@ impl Devnet {
         )
         .await
         .map_err(|e| DevnetError::Gateway(e.to_string()))?;
+        // Promises only once the proposer can post them (its blob encoder warmed up).
+        if !gateway.wait_posting_ready(std::time::Duration::from_secs(120)).await {
+            return Err(DevnetError::Gateway("the proposer never became ready to post".into()));
+        }
+        if seq.is_restricted() {
+            wait_for_promisable_slot(&gateway.url()).await?;
+        }
         // The node's watchtower watches every promise the gateway signs (its commitment feed).
         if let Some(watchtower) = node.watchtower() {
             watchtower.follow(&gateway.url());
@@ -576,4 +619,40 @@ impl Devnet {
         out.push_str("Ctrl-C stops everything.\n");
         out
     }
+}
+
+/// Sends one blob transaction (an empty batch for no chain, to a burn address; derivation ignores
+/// it) from [`WARM_UP_KEY`] and answers how long anvil took to accept it, in ms. anvil loads its
+/// KZG trusted setup on the first blob transaction it verifies, which takes seconds: without this
+/// the proposer's first proposal, often carrying the first promises, would pay for it and land
+/// slots late.
+pub async fn warm_up_blob_verifier(l1_url: String) -> Result<u64, String> {
+    use alloy_network::TransactionBuilder4844;
+    let started = std::time::Instant::now();
+    let signer = dev_signer(WARM_UP_KEY).ok_or("no warm-up dev key")?;
+    let url = l1_url.parse().map_err(|e| format!("L1 URL: {e}"))?;
+    let l1 = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
+    let batch = based_primitives::Batch {
+        chain_id: 0,
+        manifests: vec![based_primitives::BlockManifest {
+            timestamp: 1,
+            fee_recipient: Address::ZERO,
+            gas_limit: 30_000_000,
+            anchor: based_primitives::L1Anchor { number: 0, hash: Default::default() },
+            transactions: Vec::new(),
+        }],
+    };
+    let sidecar = tokio::task::spawn_blocking(move || based_proposer::encode_sidecar(&batch))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let blob_fee = l1.get_blob_base_fee().await.map_err(|e| e.to_string())?;
+    let mut tx = TransactionRequest::default()
+        .with_to(Address::repeat_byte(0xde))
+        .with_gas_limit(21_000)
+        .with_blob_sidecar_4844(sidecar);
+    tx.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
+    tx.populate_blob_hashes();
+    let _accepted = l1.send_transaction(tx).await.map_err(|e| e.to_string())?;
+    Ok(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX))
 }

@@ -52,9 +52,10 @@ use based_gateway::{
 use based_lookahead::SlotClock;
 use based_rpc::{Preconfirmation, preconf_codes};
 
-/// The gateway's clock is pinned: `now` = 1200 s with 12 s slots from 0 is slot 100.
-const NOW: u64 = 1200;
-/// `eth_sendRawTransaction` and `commitmentRequest` both promise for the next slot (the first promisable one).
+/// The gateway's clock is pinned: `now` = 1188 s with 12 s slots from 0 is slot 99.
+const NOW: u64 = 1188;
+/// `eth_sendRawTransaction` and `commitmentRequest` both promise for slot 101, the first starting
+/// after the default promise lead (18 s).
 const REQUEST_SLOT: u64 = 101;
 const SENDERS: usize = 1000;
 const SLASHER: Address = Address::repeat_byte(0x51);

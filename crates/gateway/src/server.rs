@@ -218,6 +218,50 @@ pub struct GatewayServer {
     recent: crate::service::RecentCommitments,
     poster: Option<tokio::task::JoinHandle<()>>,
     checker: Option<tokio::task::JoinHandle<()>>,
+    lag_reader: Option<tokio::task::JoinHandle<()>>,
+    lag: Option<Arc<crate::service::PostingLag>>,
+}
+
+/// How often the gateway reads its proposer's posting status.
+pub const POSTING_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Keeps `lag` equal to the proposer's `based_postingStatus` (the last answer stays when it does
+/// not answer; a proposer without the method leaves it at zero: the configured lead alone).
+async fn read_posting_lag(
+    client: reqwest::Client,
+    proposer_url: String,
+    lag: Arc<crate::service::PostingLag>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut warned = false;
+    loop {
+        match forward(&client, &proposer_url, "based_postingStatus", None).await {
+            Ok(status) => {
+                let field = |name: &str| status.get(name).and_then(serde_json::Value::as_u64);
+                let (latency, waiting) =
+                    (field("maxLatencyMs").unwrap_or(0), field("oldestWaitingMs").unwrap_or(0));
+                let ready = status.get("ready").and_then(serde_json::Value::as_bool) != Some(false);
+                let before = lag.max_latency_ms.swap(latency, Relaxed);
+                lag.oldest_waiting_ms.store(waiting, Relaxed);
+                if lag.not_ready.swap(!ready, Relaxed) == ready {
+                    tracing::info!(target: "gateway", ready, "proposer readiness changed");
+                }
+                if latency != before {
+                    tracing::debug!(target: "gateway", max_latency_ms = latency, oldest_waiting_ms = waiting, "proposer posting latency");
+                }
+                warned = false;
+            }
+            Err(e) => {
+                // Promises it cannot hand over would break: none until it answers again.
+                lag.not_ready.store(true, Relaxed);
+                if !warned {
+                    tracing::warn!(target: "gateway", error = %e.message(), "proposer unreachable: not promising");
+                    warned = true;
+                }
+            }
+        }
+        tokio::time::sleep(POSTING_STATUS_INTERVAL).await;
+    }
 }
 
 impl GatewayServer {
@@ -252,7 +296,7 @@ impl GatewayServer {
         let addr = server.local_addr()?;
         let handle = server.start(module);
         tracing::info!(target: "gateway", %addr, "gateway listening (JSON-RPC and REST)");
-        Ok(Self { addr, handle, recent, poster: None, checker: None })
+        Ok(Self { addr, handle, recent, poster: None, checker: None, lag_reader: None, lag: None })
     }
 
     /// Also runs a task that hands promised transactions to `proposer_url`
@@ -262,13 +306,20 @@ impl GatewayServer {
     /// `withhold` is a fault switch for tests of slashing (docs/slashing.md): while it is set,
     /// promised transactions are dropped instead of handed to the proposer, so the promises
     /// break. Production code passes `None`.
+    ///
+    /// A second task reads the proposer's `based_postingStatus` every [`POSTING_STATUS_INTERVAL`]
+    /// into `lag` ([`Gateway::posting_lag`]), which raises the promise lead when posting is slow.
     pub fn with_poster(
         mut self,
         mut promises: tokio::sync::mpsc::UnboundedReceiver<Promise>,
         proposer_url: String,
         withhold: Option<Arc<std::sync::atomic::AtomicBool>>,
+        lag: Arc<crate::service::PostingLag>,
     ) -> Result<Self, std::io::Error> {
         let client = node_client();
+        self.lag = Some(lag.clone());
+        self.lag_reader =
+            Some(tokio::spawn(read_posting_lag(client.clone(), proposer_url.clone(), lag)));
         self.poster = Some(tokio::spawn(async move {
             while let Some(p) = promises.recv().await {
                 if withhold.as_ref().is_some_and(|w| w.load(std::sync::atomic::Ordering::SeqCst)) {
@@ -298,6 +349,25 @@ impl GatewayServer {
         Ok(self)
     }
 
+    /// Whether the gateway promises: its proposer (if it has one) said it is ready to post.
+    pub fn posting_ready(&self) -> bool {
+        self.lag
+            .as_ref()
+            .is_none_or(|lag| !lag.not_ready.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Waits until [`GatewayServer::posting_ready`], at most `timeout`; answers whether it is.
+    pub async fn wait_posting_ready(&self, timeout: std::time::Duration) -> bool {
+        let started = tokio::time::Instant::now();
+        while !self.posting_ready() {
+            if started.elapsed() >= timeout {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// The bound address.
     pub const fn addr(&self) -> SocketAddr {
         self.addr
@@ -322,6 +392,9 @@ impl GatewayServer {
         }
         if let Some(checker) = self.checker {
             checker.abort();
+        }
+        if let Some(reader) = self.lag_reader {
+            reader.abort();
         }
     }
 
@@ -639,6 +712,11 @@ where
         posting,
     );
     gateway.resend_recovered().await;
+    let lag = gateway.posting_lag();
+    if cfg.proposer_url.is_some() {
+        // Not promising until the proposer says it is ready ([`read_posting_lag`]).
+        lag.not_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let gateway = Arc::new(gateway);
     let settings = ServerSettings {
         addr: cfg.addr,
@@ -650,7 +728,7 @@ where
         .await?
         .with_node_check(gateway, NODE_CHECK_INTERVAL);
     Ok(match cfg.proposer_url {
-        Some(url) => server.with_poster(rx, url, cfg.withhold_promises)?,
+        Some(url) => server.with_poster(rx, url, cfg.withhold_promises, lag)?,
         None => server,
     })
 }

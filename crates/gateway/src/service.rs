@@ -130,6 +130,9 @@ pub enum GatewayError {
     /// The L2 state could not be read (node unreachable): temporary.
     #[error("L2 state unavailable: {0}")]
     State(String),
+    /// The proposer that posts the promises is not ready or unreachable: no promise could be kept.
+    #[error("posting unavailable: {0}")]
+    Posting(String),
     /// Internal failure (log, signer).
     #[error("internal: {0}")]
     Internal(String),
@@ -148,7 +151,7 @@ impl GatewayError {
             Self::Funds(_) => codes::FUNDS,
             Self::Conflict(_) => codes::CONFLICT,
             Self::NotFound(_) => codes::NOT_FOUND,
-            Self::State(_) | Self::Internal(_) => codes::INTERNAL,
+            Self::State(_) | Self::Posting(_) | Self::Internal(_) => codes::INTERNAL,
         }
     }
 
@@ -161,7 +164,7 @@ impl GatewayError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Capacity(_) | Self::Busy(_) => 429,
-            Self::State(_) => 503,
+            Self::State(_) | Self::Posting(_) => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -246,6 +249,36 @@ pub struct Limits {
     /// `0`: no cap. Default [`default_max_in_flight`].
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// The least time, in ms, between a promise and the start of the slot it is for
+    /// ([`Gateway::promise_lead_ms`]; docs/protocol.md §10.2 rule 3). `0`: derived from the slot
+    /// clock ([`default_promise_lead_ms`]).
+    #[serde(default)]
+    pub promise_lead_ms: u64,
+}
+
+/// The default least time between a promise and the start of its slot: one slot (a proposal
+/// already in flight lands in the next L1 block, and only then can the next one be sent) plus half
+/// a slot, at least 1 s (the proposer's poll, building the batch, blob commitments and sending).
+pub const fn default_promise_lead_ms(clock: &SlotClock) -> u64 {
+    let slot_ms = clock.seconds_per_slot().saturating_mul(1000);
+    let half = slot_ms / 2;
+    slot_ms.saturating_add(if half > 1000 { half } else { 1000 })
+}
+
+/// Margin added to the proposer's measured posting latency (ms) when it sets the promise lead.
+pub const MEASURED_LEAD_MARGIN_MS: u64 = 1_000;
+
+/// What the gateway learned about its proposer's posting speed (`based_postingStatus`), in ms: it
+/// raises the promise lead when posting is slower than the configured lead allows.
+#[derive(Debug, Default)]
+pub struct PostingLag {
+    /// The largest recent posting latency (promise handed over → landing L1 block's timestamp).
+    pub max_latency_ms: std::sync::atomic::AtomicU64,
+    /// Age of the oldest promised transaction the proposer has not posted yet.
+    pub oldest_waiting_ms: std::sync::atomic::AtomicU64,
+    /// Set while the proposer is not ready to post (warming up) or does not answer: the gateway
+    /// promises nothing meanwhile ([`GatewayError::Posting`]).
+    pub not_ready: std::sync::atomic::AtomicBool,
 }
 
 /// Admissions in flight per CPU core by default ([`default_max_in_flight`]).
@@ -267,6 +300,7 @@ impl Default for Limits {
             max_tx_bytes: 128 * 1024,
             max_slots_ahead: 64,
             max_in_flight: default_max_in_flight(),
+            promise_lead_ms: 0,
         }
     }
 }
@@ -489,6 +523,8 @@ pub struct Gateway<N, K> {
     admissions: tokio::sync::Semaphore,
     /// The latest promises with their latency.
     recent: RecentCommitments,
+    /// The proposer's measured posting speed.
+    posting_lag: Arc<PostingLag>,
 }
 
 impl<N, K> std::fmt::Debug for Gateway<N, K> {
@@ -571,7 +607,7 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
             node,
             schedule,
             promised: Mutex::new(promised),
-            now: Arc::new(unix_now),
+            now: Arc::new(unix_now_ms),
             posting,
             recovered: Mutex::new(recovered_promises),
             node_session: Mutex::new(None),
@@ -581,7 +617,30 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
                 n => n.min(tokio::sync::Semaphore::MAX_PERMITS),
             }),
             recent: RecentCommitments::default(),
+            posting_lag: Arc::default(),
         }
+    }
+
+    /// The proposer's measured posting speed, shared: the poster task updates it from the
+    /// proposer's `based_postingStatus`.
+    pub fn posting_lag(&self) -> Arc<PostingLag> {
+        self.posting_lag.clone()
+    }
+
+    /// The least time (ms) between a promise made now and the start of its slot: the configured
+    /// (or default) lead, raised to the proposer's largest recent posting latency plus
+    /// [`MEASURED_LEAD_MARGIN_MS`], and to the age of its oldest unposted promise plus the
+    /// configured lead (a new promise queues behind it).
+    pub fn promise_lead_ms(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let base = match self.config.limits.promise_lead_ms {
+            0 => default_promise_lead_ms(&self.config.clock),
+            ms => ms,
+        };
+        let measured =
+            self.posting_lag.max_latency_ms.load(Relaxed).saturating_add(MEASURED_LEAD_MARGIN_MS);
+        let queued = self.posting_lag.oldest_waiting_ms.load(Relaxed).saturating_add(base);
+        base.max(measured).max(queued)
     }
 
     /// The latest promises this gateway made, with their latency (a shared handle: it sees the
@@ -718,9 +777,9 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
         Ok(pushed)
     }
 
-    /// Replaces the wall clock (tests).
+    /// Replaces the wall clock (tests): `now` answers Unix seconds.
     pub fn with_clock(mut self, now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        self.now = Arc::new(now);
+        self.now = Arc::new(move || now().saturating_mul(1000));
         self
     }
 
@@ -735,17 +794,16 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
     }
 
     fn current_slot(&self) -> u64 {
-        self.config.clock.slot_at((self.now)())
+        self.config.clock.slot_at((self.now)() / 1000)
     }
 
-    /// The first slot a promise can still be kept in: the next one, or the one after it when
-    /// less than half a slot (at least 1 s) is left before the next one starts. The current
-    /// slot's L1 block is built at its start, and the proposer needs time to post into the next
-    /// one; a promise it cannot meet would be broken (docs/protocol.md §10.2 rule 3).
-    fn first_promisable_slot(&self) -> u64 {
-        let clock = &self.config.clock;
-        let lead = (clock.seconds_per_slot() / 2).max(1);
-        clock.slot_at((self.now)().saturating_add(lead)).saturating_add(1)
+    /// The first slot a promise can still be kept in: the first one starting after `now +`
+    /// [`Gateway::promise_lead_ms`]. Never the current slot (its L1 block is built at its start),
+    /// and only as soon as the proposer can post into it: a promise it cannot meet would be broken
+    /// (docs/protocol.md §10.2 rule 3).
+    pub fn first_promisable_slot(&self) -> u64 {
+        let at = (self.now)().saturating_add(self.promise_lead_ms()) / 1000;
+        self.config.clock.slot_at(at).saturating_add(1)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Promised>, GatewayError> {
@@ -792,6 +850,9 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
     }
 
     fn check_slot(&self, slot: u64) -> Result<(), GatewayError> {
+        if self.posting_lag.not_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(GatewayError::Posting("the proposer is not ready or unreachable".into()));
+        }
         let current = self.current_slot();
         let last = current.saturating_add(self.config.limits.max_slots_ahead);
         if slot < self.first_promisable_slot() || slot > last {

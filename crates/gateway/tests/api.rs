@@ -73,9 +73,9 @@ async fn start(dir: &std::path::Path) -> (GatewayServer, Address, u64) {
     let key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0xcc)).unwrap();
     let committer = key.address();
     let clock = SlotClock::new(0, 12, 32).unwrap();
-    // Two slots ahead: the first promisable slot is the next one, or the one after it in the
-    // second half of a slot; a slot boundary passing during the test changes nothing.
-    let slot = clock.slot_at(based_gateway::service::unix_now()) + 2;
+    // Three slots ahead: at least 24 s away, beyond the default promise lead (18 s) even if a
+    // slot boundary passes during the test.
+    let slot = clock.slot_at(based_gateway::service::unix_now()) + 3;
     let config =
         GatewayConfig { chain_id: CHAIN, slasher: SLASHER, clock, limits: Limits::default() };
     let gateway =

@@ -34,8 +34,9 @@ use std::{
 
 const CHAIN: u64 = 4242;
 const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
-/// `now` = 1200 s with 12 s slots from 0: slot 100; requests are for the next one.
-const NOW: u64 = 1200;
+/// `now` = 1188 s with 12 s slots from 0: slot 99; requests are for slot 101, the first starting
+/// after the default promise lead (18 s).
+const NOW: u64 = 1188;
 const SLOT: u64 = 101;
 const MODULE: &str = "BASED_GATEWAY";
 const SECRET: &str = "module-jwt-secret-0123456789";

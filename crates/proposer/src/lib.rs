@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod lookahead;
 pub mod pool;
+pub mod posting;
 mod rpc;
 
 use accounts::{AccountSource, L2Accounts};
@@ -442,9 +443,12 @@ pub async fn spawn_with_pool(
     config: ProposerConfig,
     pool: PoolConfig,
 ) -> Result<ProposerHandle, ProposerError> {
-    // Load the KZG trusted setup and the compressor now, not in the first proposal (over a second
-    // in a debug build: long enough to miss the slot a first promise was made for).
-    tokio::task::spawn_blocking(|| {
+    // Load the KZG trusted setup and the compressor now, not in the first proposal (seconds in a
+    // debug build: long enough to miss the slot a first promise was made for). Until it is done
+    // `based_postingStatus` says not ready, and a gateway promises nothing.
+    let stats = Arc::new(posting::PostingStats::default());
+    let warmed = stats.clone();
+    tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let warm = Batch {
             chain_id: 0,
@@ -457,6 +461,7 @@ pub async fn spawn_with_pool(
             }],
         };
         let _ = encode_sidecar(&warm);
+        warmed.set_ready();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         debug!(target: "proposer", elapsed_ms, "blob encoder warmed up");
     });
@@ -476,15 +481,33 @@ pub async fn spawn_with_pool(
             None
         }
     };
-    let (rpc_addr, server) =
-        rpc::start(config.rpc_addr, pool.clone(), config.l2_chain_id, accounts.clone())
-            .await
-            .map_err(|e| ProposerError::Server(e.to_string()))?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (rpc_addr, server) = rpc::start(
+        config.rpc_addr,
+        pool.clone(),
+        config.l2_chain_id,
+        accounts.clone(),
+        stats.clone(),
+        wake.clone(),
+    )
+    .await
+    .map_err(|e| ProposerError::Server(e.to_string()))?;
     info!(target: "proposer", %rpc_addr, inbox = %config.inbox, "proposer listening");
     let (shutdown, rx) = watch::channel(false);
     let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = tokio::spawn(run(config, pool.clone(), accounts, rx, paused.clone()));
+    let signals = Signals { paused: paused.clone(), stats, wake };
+    let task = tokio::spawn(run(config, pool.clone(), accounts, rx, signals));
     Ok(ProposerHandle { rpc_addr, pool, shutdown, task, server, paused })
+}
+
+/// What the proposal loop shares with its handle and its RPC server.
+struct Signals {
+    /// Set: do not propose.
+    paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Promised transactions' arrivals and posting latency.
+    stats: Arc<posting::PostingStats>,
+    /// Notified when a promised transaction arrives: propose now, not at the next poll.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 async fn run(
@@ -492,8 +515,9 @@ async fn run(
     pool: Arc<TxPool>,
     accounts: Option<Arc<dyn AccountSource>>,
     mut shutdown: watch::Receiver<bool>,
-    paused: Arc<std::sync::atomic::AtomicBool>,
+    signals: Signals,
 ) {
+    let Signals { paused, stats, wake } = signals;
     let wallet = EthereumWallet::from(config.signer.clone());
     let l1 = match config.l1_rpc_url.parse() {
         // Nonces are read from L1 for every proposal (no cache): after an L1 reorg a cached
@@ -576,6 +600,7 @@ async fn run(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            _ = wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {
@@ -602,6 +627,7 @@ async fn run(
         }
         debug!(target: "proposer", head, pool = pool.len(), "new L1 head with transactions waiting");
         last_l1 = head;
+        let checking = std::time::Instant::now();
         if rights.is_some() {
             let head_ts = match l1.get_block_by_number(head.into()).await {
                 Ok(Some(b)) => b.header.timestamp,
@@ -619,6 +645,7 @@ async fn run(
                 }
             }
         }
+        debug!(target: "proposer", head, elapsed_ms = u64::try_from(checking.elapsed().as_millis()).unwrap_or(u64::MAX), "may propose");
         let budget = config.max_blobs.saturating_mul(based_blob::USABLE_BYTES_PER_BLOB) / 10 * 9;
         let txs = pool.take(budget, based_primitives::MAX_TXS_PER_BATCH);
         if txs.is_empty() {
@@ -637,6 +664,14 @@ async fn run(
                 .await;
         match sent {
             Ok(Landed { timestamp, tx_hash, l1_block, l1_hash, included }) => {
+                // The posting latency of its promised transactions, by the landing block's time
+                // (the clock a promise is judged by).
+                let promised = included.iter().filter(|t| t.promised).map(|t| t.hash);
+                let l1_time = match l1.get_block_by_number(l1_block.into()).await {
+                    Ok(Some(b)) => b.header.timestamp,
+                    _ => posting::unix_now_ms() / 1000,
+                };
+                stats.landed(promised, l1_time);
                 last = Some((timestamp, l1_hash, l1_block));
                 posted.push_back(Posted { l1_block, l1_hash, txs: included });
                 metrics::counter!(based_metrics::names::PROPOSALS_INCLUDED).increment(1);
@@ -767,6 +802,9 @@ async fn propose_once<P: Provider, Q: Provider>(
     send_lock: &tokio::sync::Mutex<()>,
 ) -> Result<Landed, ProposerError> {
     let rpc = |e: alloy_transport::TransportError| ProposerError::Rpc(e.to_string());
+    let started = std::time::Instant::now();
+    let ms =
+        |since: std::time::Instant| u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
     let l1_head = l1
         .get_block_by_number(BlockNumberOrTag::Latest)
         .await
@@ -814,13 +852,16 @@ async fn propose_once<P: Provider, Q: Provider>(
         .with_blob_sidecar_4844(sidecar);
     request.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
     request.populate_blob_hashes();
-    let pending = {
+    let built_ms = ms(started);
+    let sending = std::time::Instant::now();
+    let (pending, lock_ms) = {
         let _sending = send_lock.lock().await;
-        l1.send_transaction(request).await.map_err(rpc)?
+        let lock_ms = ms(sending);
+        (l1.send_transaction(request).await.map_err(rpc)?, lock_ms)
     };
     metrics::counter!(based_metrics::names::PROPOSALS_SENT).increment(1);
     let tx_hash = *pending.tx_hash();
-    debug!(target: "proposer", %tx_hash, l1_head = l1_head.header.number, promised = promised_count, "proposal sent");
+    debug!(target: "proposer", %tx_hash, l1_head = l1_head.header.number, promised = promised_count, built_ms, lock_ms, send_ms = ms(sending), "proposal sent");
     // Poll for the receipt ourselves: a block-watching waiter can miss a receipt whose block is
     // reorged out right away, and then never return.
     let deadline = tokio::time::Instant::now() + RECEIPT_TIMEOUT;

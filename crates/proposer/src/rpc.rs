@@ -3,6 +3,7 @@
 use crate::{
     accounts::AccountSource,
     pool::{PoolError, TxPool},
+    posting::{PostingStats, PostingStatus, unix_now_ms},
 };
 use alloy_primitives::{B256, Bytes, U64};
 use jsonrpsee::{
@@ -32,6 +33,11 @@ pub trait ProposerRpc {
     /// Number of transactions waiting for a proposal.
     #[method(name = "based_pendingTransactionCount")]
     async fn pending_count(&self) -> RpcResult<U64>;
+
+    /// The measured posting latency of promised transactions ([`PostingStatus`]): what a gateway
+    /// needs to promise only slots this proposer can meet.
+    #[method(name = "based_postingStatus")]
+    async fn posting_status(&self) -> RpcResult<PostingStatus>;
 }
 
 struct Api {
@@ -39,6 +45,10 @@ struct Api {
     chain_id: u64,
     /// The senders' L2 accounts (`None`: no L2 node configured, the account rule is skipped).
     accounts: Option<Arc<dyn AccountSource>>,
+    /// Arrivals of promised transactions and their posting latency.
+    stats: Arc<PostingStats>,
+    /// Wakes the proposal loop when a promised transaction arrives.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// The pool's refusal as a JSON-RPC error (geth's wording and codes, `based-admission`).
@@ -67,6 +77,8 @@ impl ProposerRpcServer for Api {
 
     async fn send_promised_transaction(&self, raw: Bytes) -> RpcResult<B256> {
         let hash = self.pool.add_promised(&raw).map_err(to_rpc_error)?;
+        self.stats.arrived(hash, unix_now_ms());
+        self.wake.notify_one();
         tracing::debug!(target: "proposer::rpc", %hash, "promised transaction queued");
         Ok(hash)
     }
@@ -78,6 +90,10 @@ impl ProposerRpcServer for Api {
     async fn pending_count(&self) -> RpcResult<U64> {
         Ok(U64::from(self.pool.len()))
     }
+
+    async fn posting_status(&self) -> RpcResult<PostingStatus> {
+        Ok(self.stats.status(unix_now_ms()))
+    }
 }
 
 pub(crate) async fn start(
@@ -85,8 +101,10 @@ pub(crate) async fn start(
     pool: Arc<TxPool>,
     chain_id: u64,
     accounts: Option<Arc<dyn AccountSource>>,
+    stats: Arc<PostingStats>,
+    wake: Arc<tokio::sync::Notify>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let module = Api { pool, chain_id, accounts }.into_rpc();
+    let module = Api { pool, chain_id, accounts, stats, wake }.into_rpc();
     let metrics = based_metrics::RpcMetricsLayer::new("proposer", module.method_names());
     let server = Server::builder()
         .set_rpc_middleware(
@@ -147,7 +165,16 @@ mod tests {
     #[tokio::test]
     async fn rejects_garbage_with_invalid_params_and_counts_pending() {
         let pool = Arc::new(TxPool::new(4242, 8));
-        let (addr, handle) = start("127.0.0.1:0".parse().unwrap(), pool, 4242, None).await.unwrap();
+        let (addr, handle) = start(
+            "127.0.0.1:0".parse().unwrap(),
+            pool,
+            4242,
+            None,
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
         assert_eq!(client.chain_id().await.unwrap(), U64::from(4242));
         let err = client.send_raw_transaction(Bytes::from_static(&[0x02, 0x01])).await.unwrap_err();
@@ -166,10 +193,16 @@ mod tests {
             sender,
             Account { nonce: 5, balance: U256::from(10u128.pow(18)) },
         )]));
-        let (addr, handle) =
-            start("127.0.0.1:0".parse().unwrap(), pool, 4242, Some(Arc::new(accounts)))
-                .await
-                .unwrap();
+        let (addr, handle) = start(
+            "127.0.0.1:0".parse().unwrap(),
+            pool,
+            4242,
+            Some(Arc::new(accounts)),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
         let (code, message) =
             call_error(client.send_raw_transaction(tx(1, 4, 21_000).1).await.unwrap_err());

@@ -43,6 +43,11 @@ fn apply_to_model(model: &mut Model, change: &TestChange) -> bool {
             let acc = model.entry(*address).or_default();
             acc.balance = *balance;
             acc.nonce = *nonce;
+            // EIP-161: a touched account left empty (no code, nonce 0, balance 0) is deleted
+            // with its storage, which is what the EVM's state clear does.
+            if acc.nonce == 0 && acc.balance.is_zero() && acc.code.is_none() {
+                model.remove(address);
+            }
         }
         TestChange::Create { address, code } => {
             // EVM creation never targets an existing account (EIP-684/7610).

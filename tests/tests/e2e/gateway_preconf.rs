@@ -9,7 +9,6 @@ use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
-use alloy_sol_types::SolEvent;
 use based_commitments::{InclusionPayload, SignedCommitment};
 use based_tests::{
     TestNet, WAIT, eyre, provider, sign_l2_transfer, wait_for, wait_for_receipt, wallet_provider,
@@ -155,24 +154,18 @@ async fn wallet_gets_signed_promises_from_the_gateway() -> eyre::Result<()> {
     let status = rpc(&l2, "based_preconfirmations", json!([])).await?;
     assert_eq!(status["result"]["broken"], json!([]), "no promise broken: {status}");
 
-    // Every promised transaction was posted on L1 in an `Inbox.Promised` record (provable
-    // inclusion, docs/protocol.md §11), not only inside a blob.
-    let l1 = provider(&net.l1_url())?;
-    let filter = alloy_rpc_types_eth::Filter::new()
-        .address(net.devnet.inbox)
-        .event_signature(based_contracts::Inbox::Promised::SIGNATURE_HASH)
-        .from_block(0);
-    let mut posted = std::collections::HashSet::new();
-    for log in l1.get_logs(&filter).await? {
-        let Some(based_contracts::InboxEvent::Promised(p)) =
-            based_contracts::InboxEvent::decode(net.devnet.inbox, &log.inner)?
-        else {
-            eyre::bail!("not a Promised log: {log:?}");
-        };
-        posted.extend(p.txs.iter().map(alloy_primitives::keccak256));
-    }
+    // Every promise was kept in the slashing sense (docs/protocol.md §11.1): its transaction was
+    // posted on L1 in an `Inbox.Promised` record (provable inclusion, not only inside a blob) in
+    // the promised slot or earlier.
+    let posted =
+        based_tests::promised_on_l1(&net.l1_url(), net.devnet.inbox, &net.devnet.clock).await?;
     for hash in hashes.iter().chain([&deploy_hash]) {
-        assert!(posted.contains(hash), "{hash} not in any Promised record");
+        let resp = rpc(&gateway, "commitmentResult", json!([hash])).await?;
+        let signed: SignedCommitment = serde_json::from_value(resp["result"].clone())
+            .map_err(|e| eyre::eyre!("{e}: {resp}"))?;
+        let promised = InclusionPayload::abi_decode(&signed.commitment.payload)?.slot;
+        let landed = posted.get(hash).ok_or_else(|| eyre::eyre!("{hash} in no Promised record"))?;
+        assert!(*landed <= promised, "{hash} promised for slot {promised}, posted in {landed}");
     }
     net.stop().await;
     Ok(())

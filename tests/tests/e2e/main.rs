@@ -16,6 +16,7 @@ mod devnet_page;
 mod escape_hatch;
 mod gateway_preconf;
 mod gateway_restart;
+mod gateway_under_load;
 mod kurtosis_package;
 mod l1_reorg;
 mod l2_transfer;

@@ -10,9 +10,10 @@ use alloy_signer_local::PrivateKeySigner;
 
 const CHAIN: u64 = 4242;
 const SLASHER: Address = address!("0x00000000000000000000000000000000005a5e00");
-/// `now` = 1188 s with 12 s slots from 0: slot 99, so the first promisable slot is 100 (the current
-/// slot's L1 block is already being built).
-const NOW: u64 = 1188;
+/// `now` = 1176 s with 12 s slots from 0: the start of slot 98. With the default promise lead
+/// (one and a half slots, 18 s) the first promisable slot is 100, the first starting after 1194 s:
+/// 99 starts too soon for a proposer that may have a proposal in flight.
+const NOW: u64 = 1176;
 const SLOT: u64 = 100;
 
 /// One transaction in the fake node's pending block.
@@ -349,8 +350,9 @@ async fn malformed_requests_get_no_commitment() {
         ("bad signature", request(SLOT, bad_sig.into()), codes::INVALID_PARAMS),
         ("wrong chain", request(SLOT, tx(&user(1), 1, 0, 1, 0)), codes::CHAIN_ID),
         ("oversize", request(SLOT, tx(&user(1), CHAIN, 0, 1, 200_000)), codes::INVALID_PARAMS),
-        ("current slot", request(SLOT - 1, good.clone()), codes::WRONG_SLOT),
-        ("past slot", request(SLOT - 2, good.clone()), codes::WRONG_SLOT),
+        ("too soon", request(SLOT - 1, good.clone()), codes::WRONG_SLOT),
+        ("current slot", request(SLOT - 2, good.clone()), codes::WRONG_SLOT),
+        ("past slot", request(SLOT - 3, good.clone()), codes::WRONG_SLOT),
         ("far slot", request(SLOT + 65, good.clone()), codes::WRONG_SLOT),
         ("nonce gap", request(SLOT, tx(&user(1), CHAIN, 1, 1, 0)), codes::NONCE),
         ("no funds", request(SLOT, tx(&user(9), CHAIN, 0, 1, 0)), codes::FUNDS),
@@ -647,4 +649,42 @@ async fn commitment_feed_is_in_issue_order_bounded_and_continues_after_restart()
     let json = serde_json::to_value(g.commitments_since(0, Some(1))).unwrap();
     assert!(json["commitments"][0]["commitment"]["request_hash"].is_string(), "{json}");
     assert_eq!(json["next"], 1);
+}
+
+#[tokio::test]
+async fn promise_lead_follows_config_and_the_proposers_measured_latency() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut f = Fixture::new();
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    // Default: 18 s with 12 s slots; from the start of slot 98, 100 is the first.
+    assert_eq!(g.promise_lead_ms(), 18_000);
+    assert_eq!(g.first_promisable_slot(), SLOT);
+    // The proposer reports slow posting (a promise took 30 s to land): the lead becomes 31 s, the
+    // first promisable slot the first one starting after 1207 s, and a request for 100 is refused.
+    let lag = g.posting_lag();
+    lag.max_latency_ms.store(30_000, Relaxed);
+    assert_eq!(g.promise_lead_ms(), 31_000);
+    assert_eq!(g.first_promisable_slot(), SLOT + 1);
+    let err = g.request(request(SLOT, tx(&user(1), CHAIN, 0, 1, 0))).await.unwrap_err();
+    assert_eq!(err.code(), codes::WRONG_SLOT, "{err}");
+    assert_eq!(g.slots().slots.first().map(|s| s.slot), Some(SLOT + 1));
+    // eth_sendRawTransaction picks the later slot by itself.
+    let hash = g.send_raw_transaction(tx(&user(1), CHAIN, 0, 1, 0)).await.unwrap();
+    let payload =
+        InclusionPayload::abi_decode(&g.result(hash).unwrap().commitment.payload).unwrap();
+    assert_eq!(payload.slot, SLOT + 1);
+    // A promise waiting unposted for 20 s: a new one queues behind it (20 s + the 18 s lead).
+    lag.max_latency_ms.store(0, Relaxed);
+    lag.oldest_waiting_ms.store(20_000, Relaxed);
+    assert_eq!(g.promise_lead_ms(), 38_000);
+    assert_eq!(g.first_promisable_slot(), SLOT + 2);
+    // Posting is fast again: back to the configured lead, which an operator may shorten.
+    lag.oldest_waiting_ms.store(0, Relaxed);
+    drop(g);
+    f.limits.promise_lead_ms = 5_000;
+    let dir = tempfile::tempdir().unwrap();
+    f.dir = dir;
+    let (g, _rx) = f.gateway(Arc::new(EverySlot));
+    assert_eq!(g.promise_lead_ms(), 5_000);
+    assert_eq!(g.first_promisable_slot(), SLOT - 1);
 }
