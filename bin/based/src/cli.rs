@@ -119,6 +119,31 @@ struct ProposerArgs {
     /// validator's committer.
     #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL", value_delimiter = ',')]
     beacon_urls: Vec<String>,
+    /// Most transactions queued in the pool (promised and ordinary); a full pool evicts its
+    /// worst-paying ordinary transaction for a better-paying one.
+    #[arg(
+        long = "txpool.pending-max-count",
+        env = "BASED_TXPOOL_PENDING_MAX_COUNT",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000)
+    )]
+    pool_capacity: u64,
+    /// Most ordinary transactions queued per sender.
+    #[arg(
+        long = "txpool.max-account-slots",
+        env = "BASED_TXPOOL_MAX_ACCOUNT_SLOTS",
+        default_value_t = based_proposer::pool::DEFAULT_MAX_PER_SENDER as u64,
+        value_parser = clap::value_parser!(u64).range(1..=100_000)
+    )]
+    max_account_slots: u64,
+    /// Fee increase in percent a replacement (same sender and nonce) must pay over the queued one.
+    #[arg(
+        long = "txpool.pricebump",
+        env = "BASED_TXPOOL_PRICEBUMP",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=1_000)
+    )]
+    price_bump: u64,
     #[command(flatten)]
     metrics: based_node::args::MetricsArgs,
 }
@@ -327,7 +352,14 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
             .wrap_err("proposer key")?;
     tracing::info!(target: "proposer", address = %signer.address(), "proposer key loaded");
     let metrics = start_metrics(&args.metrics).await?;
-    let handle = based_proposer::spawn(ProposerConfig {
+    let pool_capacity = usize::try_from(args.pool_capacity)?;
+    let pool = based_proposer::pool::PoolConfig {
+        chain_id: chain.chain_id(),
+        capacity: pool_capacity,
+        max_per_sender: usize::try_from(args.max_account_slots)?,
+        price_bump_percent: u128::from(args.price_bump),
+    };
+    let config = ProposerConfig {
         l1_rpc_url: args.l1_rpc_url,
         l2_rpc_url: args.l2_rpc_url,
         inbox: chain.l1().inbox_address,
@@ -337,11 +369,11 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
         default_gas_limit: chain.genesis_header().gas_limit,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         rpc_addr: args.http_addr,
-        pool_capacity: 10_000,
+        pool_capacity,
         max_blobs: args.max_blobs,
         beacon_urls: args.beacon_urls,
-    })
-    .await?;
+    };
+    let handle = based_proposer::spawn_with_pool(config, pool).await?;
     if let Some(metrics) = &metrics {
         metrics.set_started();
     }
@@ -402,4 +434,40 @@ fn write_dev_keys(datadir: &std::path::Path) -> eyre::Result<PathBuf> {
     let mut file = options.open(&path).wrap_err_with(|| format!("writing {}", path.display()))?;
     file.write_all(text.as_bytes()).wrap_err_with(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn proposer_args(extra: &[&str]) -> Result<ProposerArgs, clap::Error> {
+        let mut argv = vec!["based", "proposer"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Proposer(args) => Ok(args),
+            _ => unreachable!("parsed the proposer subcommand"),
+        }
+    }
+
+    #[test]
+    fn pool_flags_set_the_pool_and_refuse_nonsense() {
+        let args = proposer_args(&[]).unwrap();
+        assert_eq!((args.pool_capacity, args.max_account_slots, args.price_bump), (10_000, 16, 10));
+        let args = proposer_args(&[
+            "--txpool.pending-max-count=500",
+            "--txpool.max-account-slots=4",
+            "--txpool.pricebump=25",
+        ])
+        .unwrap();
+        assert_eq!((args.pool_capacity, args.max_account_slots, args.price_bump), (500, 4, 25));
+        for bad in [
+            "--txpool.pending-max-count=0",
+            "--txpool.max-account-slots=0",
+            "--txpool.pricebump=-1",
+        ] {
+            let err = proposer_args(&[bad]).map(|_| ()).unwrap_err();
+            assert!(err.to_string().contains(bad.split('=').next().unwrap()), "{bad}: {err}");
+        }
+    }
 }

@@ -136,6 +136,47 @@ impl FeedNumber {
     }
 }
 
+/// Sends the commitment feed from number `from` to `sink` ([`crate::service::FeedItem`]s, in feed
+/// order, backlog first), then every new durable promise as it is made, until the client leaves.
+/// Read from the commitment log itself, so a subscriber never misses or reorders one; a slow one
+/// is paced by its socket (jsonrpsee's bounded sink), not dropped.
+async fn stream_feed<A, K>(
+    gateway: &Gateway<A, K>,
+    sink: jsonrpsee::SubscriptionSink,
+    from: u64,
+) -> jsonrpsee::core::SubscriptionResult
+where
+    A: PendingNode,
+    K: crate::CommitSigner,
+{
+    let grew = gateway.feed_grew();
+    let mut next = from;
+    loop {
+        // Registered before reading, so a promise made in between still wakes us.
+        let notified = grew.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let feed = gateway.commitments_since(next, Some(crate::service::FEED_MAX_LIMIT));
+        let got = u64::try_from(feed.commitments.len()).unwrap_or(u64::MAX);
+        for (i, commitment) in (0u64..).zip(feed.commitments) {
+            let item = crate::service::FeedItem { number: next.saturating_add(i), commitment };
+            let message = serde_json::value::to_raw_value(&item)?;
+            if sink.send(message).await.is_err() {
+                return Ok(());
+            }
+        }
+        next = next.saturating_add(got);
+        if got > 0 {
+            continue;
+        }
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            () = &mut notified => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// Builds the JSON-RPC module over `gateway`.
 pub fn rpc_module<A, K>(
     gateway: Arc<Gateway<A, K>>,
@@ -186,6 +227,27 @@ where
             g.commitments_since(from.map_or(0, FeedNumber::get), limit.map(FeedNumber::get)),
         )
     })?;
+    let g = gateway.clone();
+    module.register_subscription(
+        "commitments_subscribe",
+        "commitments_subscription",
+        "commitments_unsubscribe",
+        move |params, pending, _, _| {
+            let g = g.clone();
+            async move {
+                let from: Option<FeedNumber> = match params.sequence().optional_next() {
+                    Ok(from) => from,
+                    Err(e) => {
+                        pending.reject(invalid(e.message())).await;
+                        return Ok(());
+                    }
+                };
+                let sink = pending.accept().await?;
+                let from = from.map_or_else(|| g.feed_len(), FeedNumber::get);
+                stream_feed(&g, sink, from).await
+            }
+        },
+    )?;
     let chain_id = gateway.config().chain_id;
     module.register_method("eth_chainId", move |_, _, _| {
         Ok::<_, ErrorObjectOwned>(U256::from(chain_id))

@@ -444,6 +444,16 @@ pub struct CommitmentFeed {
     pub next: u64,
 }
 
+/// One item of the live commitment feed (`commitments_subscribe`): a signed commitment with its
+/// number in the feed (ask `commitments_since(number + 1)` or subscribe from it to resume).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedItem {
+    /// Its position in the feed (0-based, the order the gateway made promises durable).
+    pub number: u64,
+    /// The signed commitment.
+    pub commitment: SignedCommitment,
+}
+
 /// How many of the latest promises [`RecentCommitments`] keeps.
 pub const RECENT_COMMITMENTS: usize = 64;
 
@@ -525,6 +535,8 @@ pub struct Gateway<N, K> {
     recent: RecentCommitments,
     /// The proposer's measured posting speed.
     posting_lag: Arc<PostingLag>,
+    /// Notified after every new durable promise (the commitment feed's live subscribers).
+    feed_grew: Arc<tokio::sync::Notify>,
 }
 
 impl<N, K> std::fmt::Debug for Gateway<N, K> {
@@ -618,7 +630,18 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
             }),
             recent: RecentCommitments::default(),
             posting_lag: Arc::default(),
+            feed_grew: Arc::default(),
         }
+    }
+
+    /// Notified (`notify_waiters`) after every new durable promise: the commitment feed grew.
+    pub fn feed_grew(&self) -> Arc<tokio::sync::Notify> {
+        self.feed_grew.clone()
+    }
+
+    /// The number the next promise will have in the commitment feed (the feed's length).
+    pub fn feed_len(&self) -> u64 {
+        u64::try_from(self.log.len()).unwrap_or(u64::MAX)
     }
 
     /// The proposer's measured posting speed, shared: the poster task updates it from the
@@ -1037,6 +1060,7 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
                     signed_ms,
                     latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
                 });
+                self.feed_grew.notify_waiters();
                 if let Some(posting) = &self.posting {
                     let _ = posting.send(Promise { slot: itx.slot, tx_hash: itx.tx_hash, raw });
                 }

@@ -9,7 +9,7 @@ use alloy_signer_local::PrivateKeySigner;
 use based_commitments::{CommitmentRequest, InclusionPayload, SignedCommitment};
 use based_gateway::{
     CommitmentLog, EverySlot, Gateway, GatewayConfig, GatewayServer, Limits, NodeError,
-    PendingNode, ServerSettings,
+    PendingNode, ServerSettings, service::FeedItem,
 };
 use based_lookahead::SlotClock;
 use serde_json::{Value, json};
@@ -257,6 +257,40 @@ async fn commitment_feed_over_json_rpc_and_rest() {
     assert_eq!(page(&r.json::<Value>().await.unwrap()), (vec![], 3));
     let r = http.get(format!("{feed}?from=-1")).send().await.unwrap();
     assert_eq!(r.status(), 400);
+
+    // Over WebSocket: `commitments_subscribe(from)` sends the backlog from `from`, then each new
+    // promise as it becomes durable; without `from`, only new ones. Items carry their number.
+    use jsonrpsee::core::client::{Subscription, SubscriptionClientT};
+    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(format!("ws://{}", server.addr()))
+        .await
+        .unwrap();
+    let mut from_one: Subscription<FeedItem> = ws
+        .subscribe("commitments_subscribe", jsonrpsee::rpc_params![1], "commitments_unsubscribe")
+        .await
+        .unwrap();
+    let mut only_new: Subscription<FeedItem> = ws
+        .subscribe("commitments_subscribe", jsonrpsee::rpc_params![], "commitments_unsubscribe")
+        .await
+        .unwrap();
+    for (number, want) in [(1, &issued[1]), (2, &issued[2])] {
+        let item = next_item(&mut from_one).await;
+        assert_eq!((item.number, &item.commitment), (number, want));
+    }
+    let request =
+        InclusionPayload { slot, signed_tx: transfer(&user(1), 3, 1) }.into_request(SLASHER);
+    let resp = rpc(&url, "commitmentRequest", json!([request])).await;
+    let live: SignedCommitment = serde_json::from_value(resp["result"].clone()).unwrap();
+    for sub in [&mut from_one, &mut only_new] {
+        let item = next_item(sub).await;
+        assert_eq!((item.number, &item.commitment), (3, &live));
+    }
+    issued.push(live);
+    let bad: Result<Subscription<FeedItem>, _> = ws
+        .subscribe("commitments_subscribe", jsonrpsee::rpc_params!["x"], "commitments_unsubscribe")
+        .await;
+    assert!(bad.is_err(), "a bad `from` is refused");
+    drop((from_one, only_new, ws));
     server.stop().await;
     // The stopped server's connections release the gateway (and the log's lock) shortly after.
     for _ in 0..500 {
@@ -273,12 +307,23 @@ async fn commitment_feed_over_json_rpc_and_rest() {
     let (server, _, slot) = start(dir.path()).await;
     let url = server.url();
     let request =
-        InclusionPayload { slot, signed_tx: transfer(&user(1), 3, 1) }.into_request(SLASHER);
+        InclusionPayload { slot, signed_tx: transfer(&user(1), 4, 1) }.into_request(SLASHER);
     let resp = rpc(&url, "commitmentRequest", json!([request])).await;
     issued.push(serde_json::from_value(resp["result"].clone()).unwrap());
     let resp = rpc(&url, "commitments_since", json!([0])).await;
-    assert_eq!(page(&resp["result"]), (issued.clone(), 4));
-    let resp = rpc(&url, "commitments_since", json!([3])).await;
-    assert_eq!(page(&resp["result"]), (issued[3..].to_vec(), 4));
+    assert_eq!(page(&resp["result"]), (issued.clone(), 5));
+    let resp = rpc(&url, "commitments_since", json!([4])).await;
+    assert_eq!(page(&resp["result"]), (issued[4..].to_vec(), 5));
     server.stop().await;
+}
+
+/// The next item of a feed subscription (at most 10 s).
+async fn next_item(
+    sub: &mut jsonrpsee::core::client::Subscription<based_gateway::service::FeedItem>,
+) -> based_gateway::service::FeedItem {
+    tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+        .await
+        .expect("a feed item in time")
+        .expect("subscription open")
+        .expect("a feed item")
 }

@@ -42,6 +42,7 @@ pub(crate) fn rpc_block(
                             block_number: header.number,
                             index: index as u64,
                             base_fee,
+                            timestamp: header.timestamp,
                         },
                     )
                 })
@@ -73,6 +74,9 @@ pub(crate) struct TxMeta {
     pub(crate) block_number: u64,
     pub(crate) index: u64,
     pub(crate) base_fee: Option<u64>,
+    /// The block's timestamp (`blockTimestamp`, as geth and reth answer since execution-apis
+    /// added it).
+    pub(crate) timestamp: u64,
 }
 
 /// Builds the RPC transaction of an included transaction.
@@ -83,7 +87,7 @@ pub(crate) fn rpc_transaction(tx: TxEnvelope, sender: Address, meta: TxMeta) -> 
         block_hash: meta.block_hash,
         block_number: Some(meta.block_number),
         base_fee: meta.base_fee,
-        block_timestamp: None,
+        block_timestamp: Some(meta.timestamp),
     };
     Transaction::from_transaction(Recovered::new_unchecked(tx, sender), info)
 }

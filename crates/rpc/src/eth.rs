@@ -283,6 +283,7 @@ impl EthHandler {
             block_number: header.header.number,
             index,
             base_fee: header.header.base_fee_per_gas,
+            timestamp: header.header.timestamp,
         };
         Ok(Some(rpc_transaction(tx.clone(), *sender, meta)))
     }
@@ -766,16 +767,13 @@ impl EthApiServer for EthHandler {
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         let res = (|| -> error::RpcResult<Option<Transaction>> {
             if let Some(loc) = self.deps.chain.transaction_by_hash(hash)? {
-                let base_fee = self
-                    .deps
-                    .chain
-                    .header_by_number(loc.block_number)?
-                    .and_then(|h| h.header.base_fee_per_gas);
+                let header = self.deps.chain.header_by_number(loc.block_number)?;
                 let meta = TxMeta {
                     block_hash: Some(loc.block_hash),
                     block_number: loc.block_number,
                     index: loc.index,
-                    base_fee,
+                    base_fee: header.as_ref().and_then(|h| h.header.base_fee_per_gas),
+                    timestamp: header.map_or(0, |h| h.header.timestamp),
                 };
                 return Ok(Some(rpc_transaction(loc.transaction, loc.sender, meta)));
             }

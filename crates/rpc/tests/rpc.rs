@@ -370,6 +370,7 @@ async fn wire_format_matches_execution_apis() {
             "accessList",
             "blockHash",
             "blockNumber",
+            "blockTimestamp",
             "chainId",
             "from",
             "gas",
@@ -850,6 +851,15 @@ async fn pending_tag_reads_the_preconfirmed_state() {
     for field in ["blockNumber", "transactionIndex", "status", "gasUsed", "contractAddress"] {
         assert_eq!(landed[field], receipt[field], "{field}");
     }
+    // Landed transaction objects carry their block's timestamp (`blockTimestamp`), by hash and
+    // in a full block.
+    let by_hash =
+        raw(c, "eth_getTransactionByHash", rpc_params![transfer.tx_hash()]).await.unwrap();
+    let full = raw(c, "eth_getBlockByHash", rpc_params![mined.header.hash, true]).await.unwrap();
+    let timestamp = json!(format!("{:#x}", mined.header.header.timestamp));
+    assert_eq!(by_hash["blockTimestamp"], timestamp);
+    assert_eq!(full["transactions"][0]["blockTimestamp"], timestamp);
+    assert_eq!(full["timestamp"], timestamp);
     let block = raw(c, "eth_getBlockByNumber", rpc_params!["pending", false]).await.unwrap();
     assert_eq!((block["number"].clone(), block["transactions"].clone()), (json!("0x5"), json!([])));
 

@@ -3,13 +3,14 @@
 //! before or after a store commit) restarts on its data directory and ends with exactly the chain
 //! of a node that never crashed: same block hashes and state roots, no block lost or duplicated,
 //! and `based_syncStatus` running. One devnet for every point: the points hit while catching up
-//! run as parallel child nodes, the two around an L1 reorg's unwind commit on two more.
+//! run as parallel child nodes, the two around an L1 reorg's unwind commit on two more, and
+//! `mid-l1-block` on one more, between the two L2 blocks of an L1 block carrying two proposals.
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::Provider;
 use based_tests::{
-    NodeProcess, TestNet, WAIT, chain_digest, eyre, provider, send_transfer, wait_for_block,
-    wait_for_receipt,
+    NodeProcess, TestNet, WAIT, chain_digest, eyre, provider, send_transfer, wait_for,
+    wait_for_block, wait_for_receipt,
 };
 use std::{os::unix::process::ExitStatusExt, path::Path, process::Stdio};
 
@@ -90,8 +91,22 @@ async fn agrees(
 ) -> eyre::Result<()> {
     wait_for_block(url, head).await?;
     let want = chain_digest(reference, head).await?;
-    let got = chain_digest(url, head).await?;
-    eyre::ensure!(got == want, "{what}: chain differs from the reference node's");
+    // A node restarted around an L1 reorg may still be unwinding and re-deriving when it first
+    // reports the head: what must hold is the chain it settles on.
+    let settled = wait_for(&format!("{what}: the reference's chain"), WAIT, || {
+        let want = want.clone();
+        async move {
+            Ok(match chain_digest(url, head).await {
+                Ok(got) if got == want => Some(()),
+                _ => None,
+            })
+        }
+    })
+    .await;
+    if settled.is_err() {
+        let got = chain_digest(url, head).await;
+        eyre::bail!("{what}: chain differs from the reference node's: {got:?} vs {want:?}");
+    }
     let (p, r) = (provider(url)?, provider(reference)?);
     for tx in txs {
         let a = p.get_transaction_receipt(*tx).await?.map(|r| r.block_hash);
@@ -109,7 +124,10 @@ async fn agrees(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_at_each_commit_point_restarts_to_the_same_chain() -> eyre::Result<()> {
     let _serial = based_tests::serial();
-    let net = TestNet::start().await?;
+    // Permissionless: the test posts proposals of its own (the write path does not depend on who
+    // may post).
+    let net = TestNet::start_with(Some(based_tests::based_devnet::SequencingMode::Permissionless))
+        .await?;
     let l2 = net.l2_url();
 
     // History: two transfers (L2 block commits) separated by many empty L1 blocks (progress-only
@@ -165,7 +183,101 @@ async fn a_node_killed_at_each_commit_point_restarts_to_the_same_chain() -> eyre
     for child in synced.iter().chain(&reorged) {
         agrees(child.point, &child.node.url, &l2, head, &txs).await?;
     }
-    drop((synced, reorged));
+
+    // One L1 block carrying two proposals derives two L2 blocks. A node killed between their
+    // commits (mid-l1-block) restarts and ends with the reference's chain. (Whether the first
+    // block survived the crash depends on the commit cadence: a deferred commit is lost, a
+    // durable one is unwound by the repair at start; the repair itself is covered by the
+    // driver's unit tests, `after-repair` included.)
+    let mut mid = Child::spawn(&net, "mid-l1-block", 1)?;
+    agrees("before the double proposal", &mid.node.url, &l2, head, &txs).await?;
+    let head = two_proposals_in_one_l1_block(&net).await?;
+    mid.wait_crash().await?;
+    mid.restart(&net)?;
+    agrees("mid-l1-block", &mid.node.url, &l2, head, &txs).await?;
+    drop((synced, reorged, mid));
     net.stop().await;
     Ok(())
+}
+
+/// Stops L1 mining, sends two proposals (empty one-block batches anchored to the head) from one
+/// dev key, mines them in one L1 block and resumes mining; answers the L2 block number the second
+/// one derives (the reference node's head once it processed that L1 block).
+async fn two_proposals_in_one_l1_block(net: &TestNet) -> eyre::Result<u64> {
+    use alloy_network::{TransactionBuilder, TransactionBuilder4844};
+    use alloy_sol_types::SolCall;
+    const KEY: usize = 2;
+    let l1_url = net.l1_url();
+    net.devnet.anvil.rpc("anvil_setIntervalMining", "[0]")?;
+    let sent = async {
+        let l1 = based_tests::wallet_provider(&l1_url, KEY)?;
+        let from = based_tests::based_devnet::dev_signer(KEY).expect("dev key").address();
+        let nonce = l1.get_transaction_count(from).pending().await?;
+        let fee = l1.get_gas_price().await?.saturating_mul(2).saturating_add(1_000_000_000);
+        let blob_fee = l1.get_blob_base_fee().await?.saturating_mul(2).max(1);
+        // Two one-block batches anchored to the head, with timestamps strictly increasing (§4.3)
+        // and not after the L1 block that will carry them (its timestamp is set below).
+        let head = l1
+            .get_block_by_number(alloy_eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| eyre::eyre!("no L1 head"))?;
+        let anchor =
+            based_primitives::L1Anchor { number: head.header.number, hash: head.header.hash };
+        net.devnet
+            .anvil
+            .rpc("evm_setNextBlockTimestamp", &format!("[{}]", head.header.timestamp + 2))?;
+        let mut hashes = Vec::new();
+        for i in 0..2 {
+            let batch = based_primitives::Batch {
+                chain_id: based_chainspec::DEVNET_CHAIN_ID,
+                manifests: vec![based_primitives::BlockManifest {
+                    timestamp: head.header.timestamp + 1 + i,
+                    fee_recipient: Address::ZERO,
+                    gas_limit: 30_000_000,
+                    anchor,
+                    transactions: vec![],
+                }],
+            };
+            let sidecar = based_blob::encode_batch(&batch).map_err(|e| eyre::eyre!("{e}"))?.sidecar;
+            let mut tx = alloy_rpc_types_eth::TransactionRequest::default()
+                .with_to(net.devnet.inbox)
+                .with_input(based_contracts::Inbox::proposeCall {}.abi_encode())
+                .with_blob_sidecar_4844(sidecar)
+                .with_gas_limit(300_000)
+                .with_max_fee_per_gas(fee)
+                .with_max_priority_fee_per_gas(1_000_000_000)
+                .with_nonce(nonce + i);
+            tx.max_fee_per_blob_gas = Some(blob_fee);
+            tx.populate_blob_hashes();
+            hashes.push(*l1.send_transaction(tx).await?.tx_hash());
+        }
+        eyre::Ok((l1, hashes))
+    }
+    .await;
+    net.devnet.anvil.rpc("anvil_mine", "[\"0x1\"]")?;
+    net.devnet.anvil.rpc("anvil_setIntervalMining", "[1]")?;
+    let (l1, hashes) = sent?;
+    let mut blocks = Vec::new();
+    for hash in hashes {
+        let receipt = wait_for(&format!("proposal {hash}"), WAIT, || {
+            let l1 = l1.clone();
+            async move { Ok(l1.get_transaction_receipt(hash).await?) }
+        })
+        .await?;
+        eyre::ensure!(receipt.status(), "proposal {hash} reverted");
+        blocks.push(receipt.block_number);
+    }
+    eyre::ensure!(blocks[0] == blocks[1], "the proposals landed in L1 blocks {blocks:?}");
+    // The reference derives them: its head passes the L2 blocks of that L1 block.
+    let l1_block = blocks[0].unwrap_or_default();
+    wait_for("the reference node to process the double proposal", WAIT, || async move {
+        let status: serde_json::Value =
+            provider(&net.l2_url())?.raw_request("based_syncStatus".into(), ()).await?;
+        let processed = status["l1Processed"]
+            .as_str()
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok());
+        Ok(processed.filter(|p| *p >= l1_block).map(|_| ()))
+    })
+    .await?;
+    Ok(provider(&net.l2_url())?.get_block_number().await?)
 }
