@@ -30,8 +30,8 @@ use std::{
 
 /// One `--flag` of a subcommand.
 #[derive(Debug, Clone)]
-struct Opt {
-    takes_value: bool,
+pub(crate) struct Opt {
+    pub(crate) takes_value: bool,
     env: Option<String>,
     default: Option<String>,
 }
@@ -40,10 +40,10 @@ struct Opt {
 /// environment variables it reads (those of its flags, and those its help names, like
 /// `BASED_COMMITTER_KEY`, which the binary reads itself).
 #[derive(Debug, Default)]
-struct HelpPage {
-    options: BTreeMap<String, Opt>,
+pub(crate) struct HelpPage {
+    pub(crate) options: BTreeMap<String, Opt>,
     required: Vec<String>,
-    subcommands: BTreeSet<String>,
+    pub(crate) subcommands: BTreeSet<String>,
     env_vars: BTreeSet<String>,
 }
 
@@ -135,7 +135,7 @@ fn bracketed(body: &str, open: &str) -> Option<String> {
 }
 
 /// `based <path...> --help`, parsed; cached per path.
-fn help(path: &[String]) -> eyre::Result<&'static HelpPage> {
+pub(crate) fn help(path: &[String]) -> eyre::Result<&'static HelpPage> {
     static CACHE: OnceLock<Mutex<BTreeMap<Vec<String>, &'static HelpPage>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(page) = cache.lock().map_err(|_| eyre::eyre!("poisoned"))?.get(path) {

@@ -13,6 +13,7 @@ mod crash_points;
 mod crash_restart;
 mod deposits_and_forced_inclusion;
 mod devnet_page;
+mod docs_commands;
 mod escape_hatch;
 mod gateway_preconf;
 mod gateway_restart;
