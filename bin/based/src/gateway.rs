@@ -107,6 +107,16 @@ pub(crate) struct GatewayArgs {
         default_value_t = 0
     )]
     promise_lead_ms: u64,
+    /// `eth_sendRawTransaction` of a transaction the gateway has no slot to promise for (none of
+    /// the next slots is its committer's) hands it to the proposer as an ordinary transaction and
+    /// answers its hash (no commitment); `false`: refuse it (-32011).
+    #[arg(
+        long = "gateway.forward-unpromised",
+        env = "BASED_GATEWAY_FORWARD_UNPROMISED",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    forward_unpromised: bool,
     #[command(flatten)]
     metrics: based_node::args::MetricsArgs,
 }
@@ -207,6 +217,7 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
             max_request_bytes: args.max_request_bytes,
             max_connections: 1_000,
             withhold_promises: None,
+            forward_unpromised: args.forward_unpromised,
         },
         key,
         committer,

@@ -479,6 +479,7 @@ impl Devnet {
                 max_request_bytes: 1024 * 1024,
                 max_connections: 1_000,
                 withhold_promises: Some(withhold.clone()),
+                forward_unpromised: true,
             },
             key,
             committer,

@@ -305,6 +305,7 @@ fn server_settings() -> ServerSettings {
         node_url: None,
         max_request_bytes: 1 << 20,
         max_connections: 10_000,
+        unpromised_url: None,
     }
 }
 

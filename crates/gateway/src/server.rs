@@ -60,6 +60,10 @@ pub struct ServerSettings {
     pub max_request_bytes: u32,
     /// Most concurrent connections.
     pub max_connections: u32,
+    /// Where `eth_sendRawTransaction` hands a transaction it cannot promise because the gateway
+    /// has no slot to promise for (the proposer's `eth_sendRawTransaction`: posted as an ordinary
+    /// transaction, no promise). `None`: refused with -32011.
+    pub unpromised_url: Option<String>,
 }
 
 fn rpc_error(e: &GatewayError) -> ErrorObjectOwned {
@@ -181,6 +185,7 @@ where
 pub fn rpc_module<A, K>(
     gateway: Arc<Gateway<A, K>>,
     node_url: Option<String>,
+    unpromised_url: Option<String>,
 ) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError>
 where
     A: PendingNode,
@@ -208,13 +213,31 @@ where
         g.fee(&request).map_err(|e| rpc_error(&e))
     })?;
     let g = gateway.clone();
+    let unpromised = unpromised_url.map(|url| (node_client(), Arc::new(url)));
     module.register_async_method(
         "eth_sendRawTransaction",
         move |params: Params<'static>, _, _| {
-            let g = g.clone();
+            let (g, unpromised) = (g.clone(), unpromised.clone());
             async move {
                 let raw: Bytes = params.one().map_err(|e| invalid(e.message()))?;
-                g.send_raw_transaction(raw).await.map_err(|e| rpc_error(&e))
+                match g.send_raw_transaction(raw.clone()).await {
+                    Ok(hash) => Ok(serde_json::json!(hash)),
+                    Err(GatewayError::NotPreconfer(slot)) if unpromised.is_some() => {
+                        let Some((client, url)) = unpromised else {
+                            return Err(rpc_error(&GatewayError::NotPreconfer(slot)));
+                        };
+                        // No slot of ours to promise for: the transaction still reaches L1,
+                        // posted as an ordinary one (no commitment).
+                        let params = serde_json::json!([raw]).to_string();
+                        let hash = forward(&client, &url, "eth_sendRawTransaction", Some(&params))
+                            .await?;
+                        metrics::counter!(based_metrics::names::GATEWAY_UNPROMISED_FORWARDED)
+                            .increment(1);
+                        tracing::debug!(target: "gateway", %hash, current_slot = slot, "no slot to promise for: forwarded as an ordinary transaction");
+                        Ok(hash)
+                    }
+                    Err(e) => Err(rpc_error(&e)),
+                }
             }
         },
     )?;
@@ -337,8 +360,9 @@ impl GatewayServer {
         K: crate::CommitSigner,
     {
         let recent = gateway.recent();
-        let module = rpc_module(gateway, settings.node_url.clone())
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let module =
+            rpc_module(gateway, settings.node_url.clone(), settings.unpromised_url.clone())
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
         let config = ServerConfig::builder()
             .max_request_body_size(settings.max_request_bytes)
             .max_connections(settings.max_connections)
@@ -743,6 +767,9 @@ pub struct LaunchConfig {
     /// Test-only fault switch: while set, promised transactions are not handed to the proposer
     /// (the promises break; see [`GatewayServer::with_poster`]). `None` in production.
     pub withhold_promises: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// `eth_sendRawTransaction` of a transaction the gateway has no slot to promise for hands it
+    /// to the proposer as an ordinary one instead of refusing it ([`ServerSettings::unpromised_url`]).
+    pub forward_unpromised: bool,
 }
 
 /// Opens (and replays) the log, rebuilds the promised state, and serves a gateway signing with
@@ -785,6 +812,7 @@ where
         node_url: Some(cfg.node_url),
         max_request_bytes: cfg.max_request_bytes,
         max_connections: cfg.max_connections,
+        unpromised_url: if cfg.forward_unpromised { cfg.proposer_url.clone() } else { None },
     };
     let server = GatewayServer::start(gateway.clone(), settings)
         .await?

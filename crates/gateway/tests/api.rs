@@ -69,6 +69,14 @@ fn transfer(signer: &PrivateKeySigner, nonce: u64, value: u64) -> Bytes {
 }
 
 async fn start(dir: &std::path::Path) -> (GatewayServer, Address, u64) {
+    start_with(dir, Arc::new(EverySlot), None).await
+}
+
+async fn start_with(
+    dir: &std::path::Path,
+    schedule: Arc<dyn based_gateway::Schedule>,
+    unpromised_url: Option<String>,
+) -> (GatewayServer, Address, u64) {
     let (log, recovered) = CommitmentLog::open(dir.join("log")).unwrap();
     let key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0xcc)).unwrap();
     let committer = key.address();
@@ -78,13 +86,13 @@ async fn start(dir: &std::path::Path) -> (GatewayServer, Address, u64) {
     let slot = clock.slot_at(based_gateway::service::unix_now()) + 3;
     let config =
         GatewayConfig { chain_id: CHAIN, slasher: SLASHER, clock, limits: Limits::default() };
-    let gateway =
-        Gateway::new(config, key, committer, log, &recovered, Funded, Arc::new(EverySlot), None);
+    let gateway = Gateway::new(config, key, committer, log, &recovered, Funded, schedule, None);
     let settings = ServerSettings {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         node_url: None,
         max_request_bytes: 64 * 1024,
         max_connections: 100,
+        unpromised_url,
     };
     let server = GatewayServer::start(Arc::new(gateway), settings).await.unwrap();
     (server, committer, slot)
@@ -326,4 +334,55 @@ async fn next_item(
         .expect("a feed item in time")
         .expect("subscription open")
         .expect("a feed item")
+}
+
+/// A schedule without a single slot of the gateway's.
+struct NoSlots;
+impl based_gateway::Schedule for NoSlots {
+    fn is_preconfer(&self, _slot: u64) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_without_a_slot_to_promise_for_goes_to_the_proposer_unpromised() {
+    // A stub proposer that records what it is sent.
+    let received = Arc::new(std::sync::Mutex::new(Vec::<Bytes>::new()));
+    let mut module = jsonrpsee::RpcModule::new(received.clone());
+    module
+        .register_method("eth_sendRawTransaction", |params, seen, _| {
+            let raw: Bytes = params.one()?;
+            seen.lock().unwrap().push(raw.clone());
+            Ok::<_, jsonrpsee::types::ErrorObjectOwned>(alloy_primitives::keccak256(&raw))
+        })
+        .unwrap();
+    let stub = jsonrpsee::server::Server::builder().build("127.0.0.1:0").await.unwrap();
+    let stub_url = format!("http://{}", stub.local_addr().unwrap());
+    let stub = stub.start(module);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, _) = start_with(dir.path(), Arc::new(NoSlots), Some(stub_url)).await;
+    let url = server.url();
+    let raw = transfer(&user(1), 0, 1);
+    let resp = rpc(&url, "eth_sendRawTransaction", json!([raw])).await;
+    let hash = alloy_primitives::keccak256(&raw);
+    assert_eq!(resp["result"], json!(hash), "{resp}");
+    assert_eq!(*received.lock().unwrap(), vec![raw.clone()], "handed to the proposer as is");
+    // No promise was made for it.
+    let resp = rpc(&url, "commitmentResult", json!([hash])).await;
+    assert_eq!(resp["error"]["code"], json!(-32001), "{resp}");
+    // An explicit commitmentRequest still gets the refusal: it asks for a promise.
+    let slot = SlotClock::new(0, 12, 32).unwrap().slot_at(based_gateway::service::unix_now()) + 3;
+    let request = InclusionPayload { slot, signed_tx: raw.clone() }.into_request(SLASHER);
+    let resp = rpc(&url, "commitmentRequest", json!([request])).await;
+    assert_eq!(resp["error"]["code"], json!(-32011), "{resp}");
+    server.stop().await;
+
+    // Without a proposer to hand it to, the wallet path refuses as before.
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, _) = start_with(dir.path(), Arc::new(NoSlots), None).await;
+    let resp = rpc(&server.url(), "eth_sendRawTransaction", json!([raw])).await;
+    assert_eq!(resp["error"]["code"], json!(-32011), "{resp}");
+    server.stop().await;
+    let _ = stub.stop();
 }

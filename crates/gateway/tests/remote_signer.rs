@@ -318,6 +318,7 @@ async fn commitments_signed_remotely_verify_against_the_proxy() {
             node_url: None,
             max_request_bytes: 1 << 20,
             max_connections: 100,
+            unpromised_url: None,
         },
     )
     .await

@@ -100,6 +100,9 @@ pub const COMMITMENTS_ISSUED: &str = "based_gateway_commitments_issued_total";
 pub const COMMITMENTS_REFUSED: &str = "based_gateway_commitments_refused_total";
 /// Histogram: seconds from a request to its answer (promise signed and durable, or refusal).
 pub const ADMISSION_DURATION: &str = "based_gateway_admission_duration_seconds";
+/// Counter: `eth_sendRawTransaction`s the gateway had no slot to promise for, handed to the
+/// proposer as ordinary transactions.
+pub const GATEWAY_UNPROMISED_FORWARDED: &str = "based_gateway_unpromised_forwarded_total";
 
 // --- watchtower -------------------------------------------------------------------------------
 
@@ -158,6 +161,12 @@ pub const ALL: &[MetricDef] = &[
     def(PROMISED_TXS_POSTED, Kind::Counter, NONE, "Promised transactions in included proposals"),
     def(COMMITMENTS_ISSUED, Kind::Counter, NONE, "Signed inclusion promises issued"),
     def(COMMITMENTS_REFUSED, Kind::Counter, REASON, "Commitment requests refused, by reason"),
+    def(
+        GATEWAY_UNPROMISED_FORWARDED,
+        Kind::Counter,
+        NONE,
+        "Transactions without a slot to promise for, handed to the proposer unpromised",
+    ),
     def(
         ADMISSION_DURATION,
         Kind::Histogram,
