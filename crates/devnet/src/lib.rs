@@ -479,7 +479,8 @@ impl Devnet {
                 max_request_bytes: 1024 * 1024,
                 max_connections: 1_000,
                 withhold_promises: Some(withhold.clone()),
-                forward_unpromised: true,
+                // An answered hash means a promise (what the devnet's scenarios check).
+                forward_unpromised: false,
             },
             key,
             committer,

@@ -193,6 +193,90 @@ impl PendingNode for BenchNode {
     }
 }
 
+/// The node behind the gateway: the fake one, or the real node's preconfirmed state
+/// (`based_node::preconf::Preconfirmations`: revm execution of each transaction on a pending block
+/// over an in-memory store, in process, no HTTP hop) with `BENCH_NODE=real`.
+#[derive(Clone)]
+enum Node {
+    Fake(BenchNode),
+    Real(Arc<based_node::preconf::Preconfirmations>),
+}
+
+/// A node store with genesis funding the bench's senders and the largest L2 block gas limit
+/// (60M: 2,857 transfers fit in one pending block), and its preconfirmed state on that genesis.
+fn real_node(chain_id: u64) -> Result<Arc<based_node::preconf::Preconfirmations>, BoxError> {
+    use based_rpc::PreconfBackend as _;
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&based_chainspec::ChainSpec::load("devnet")?.to_json()?)?;
+    spec["config"]["chainId"] = chain_id.into();
+    spec["gasLimit"] = format!("{:#x}", based_primitives::MAX_L2_GAS_LIMIT).into();
+    let alloc = spec["alloc"].as_object_mut().ok_or("no alloc")?;
+    for i in 0..SENDERS as u64 {
+        let key = CommitterKey::from_bytes(&keccak256((i + 1).to_be_bytes()))?;
+        alloc.insert(
+            format!("{:#x}", key.address()),
+            serde_json::json!({"balance": "0xd3c21bcecceda1000000"}),
+        );
+    }
+    let spec = based_chainspec::ChainSpec::from_json(&spec.to_string())?;
+    let store = based_storage::Store::open_in_memory()?;
+    based_engine::init_genesis(&store, &spec)?;
+    let preconf = based_node::preconf::Preconfirmations::new(store, chain_id);
+    preconf.rebase(based_node::preconf::ChainPosition {
+        l2_head: 0,
+        anchor: based_primitives::L1Anchor { number: 0, hash: B256::ZERO },
+        l1_number: 0,
+        l1_timestamp: 0,
+    });
+    // Fails loudly if the setup is wrong (no pending block to execute on).
+    preconf.pending_block().ok_or("no pending block on the bench genesis")?;
+    Ok(Arc::new(preconf))
+}
+
+impl PendingNode for Node {
+    async fn preconfirm(
+        &self,
+        raw: Bytes,
+        slot: u64,
+        deadline: Option<u64>,
+    ) -> Result<Preconfirmation, NodeError> {
+        use based_rpc::{PreconfBackend as _, PreconfError};
+        match self {
+            Self::Fake(node) => node.preconfirm(raw, slot, deadline).await,
+            Self::Real(node) => node.preconfirm(raw, slot, deadline).map_err(|e| {
+                let data = match &e {
+                    PreconfError::Nonce { got, expected } => {
+                        Some(serde_json::json!({"got": got, "expected": expected}))
+                    }
+                    PreconfError::Gas { tx_gas_limit, available } => Some(
+                        serde_json::json!({"txGasLimit": tx_gas_limit, "available": available}),
+                    ),
+                    _ => None,
+                };
+                NodeError::Refused { code: e.code(), message: e.to_string(), data }
+            }),
+        }
+    }
+
+    async fn drop_preconfirmed(&self, tx_hash: B256) -> Result<bool, NodeError> {
+        use based_rpc::PreconfBackend as _;
+        match self {
+            Self::Fake(node) => node.drop_preconfirmed(tx_hash).await,
+            Self::Real(node) => {
+                node.drop_preconfirmed(tx_hash).map_err(|e| NodeError::Unreachable(e.to_string()))
+            }
+        }
+    }
+
+    async fn session(&self) -> Result<u64, NodeError> {
+        use based_rpc::PreconfBackend as _;
+        match self {
+            Self::Fake(node) => node.session().await,
+            Self::Real(node) => Ok(node.status().session.to()),
+        }
+    }
+}
+
 /// CPU time (user + system) of each live thread of this process by thread id, with its name,
 /// from `/proc/self/task` (Linux, 10 ms ticks). The kernel truncates names to 15 bytes.
 fn thread_cpu() -> HashMap<String, (String, Duration)> {
@@ -294,6 +378,8 @@ struct Setup {
     /// Most requests in flight, hence most client connections.
     connections: usize,
     recover: bool,
+    /// `BENCH_NODE=real`: the real node's preconfirmed state instead of the fake node.
+    real_node: bool,
     committer_secret: B256,
     /// The gateway's cap on admissions in flight.
     max_in_flight: usize,
@@ -321,11 +407,15 @@ fn run_rate(
     let (commit_log, recovered) = CommitmentLog::open(tmp.path().join("commitments.log"))?;
     let key = CommitterKey::from_bytes(&setup.committer_secret)?;
     let committer = key.address();
-    let node = BenchNode {
-        txs: Arc::clone(txs),
-        state: Arc::default(),
-        balance: U256::from(1000u64) * U256::from(10u64).pow(U256::from(18u64)),
-        recover: setup.recover,
+    let node = if setup.real_node {
+        Node::Real(real_node(setup.chain_id)?)
+    } else {
+        Node::Fake(BenchNode {
+            txs: Arc::clone(txs),
+            state: Arc::default(),
+            balance: U256::from(1000u64) * U256::from(10u64).pow(U256::from(18u64)),
+            recover: setup.recover,
+        })
     };
     let config = GatewayConfig {
         chain_id: setup.chain_id,
@@ -507,6 +597,7 @@ fn main() -> Result<(), BoxError> {
         client_workers: env_or("BENCH_CLIENT_WORKERS", 1),
         connections: env_or("BENCH_CONNECTIONS", 64),
         recover: env_or("BENCH_NODE_RECOVER", 0u8) == 1,
+        real_node: std::env::var("BENCH_NODE").is_ok_and(|v| v == "real"),
         committer_secret: B256::repeat_byte(0x42),
         max_in_flight: env_or(
             "BENCH_MAX_IN_FLIGHT",

@@ -19,7 +19,7 @@
 //! - Every metric recorded in the workspace is one of [`names::ALL`]; label values come from
 //!   bounded sets (registered RPC methods or `other`, fixed reason strings).
 //! - Histograms are exported as Prometheus histograms with fixed buckets ([`LATENCY_BUCKETS`],
-//!   [`DEPTH_BUCKETS`]), never as summaries, so they aggregate across instances.
+//!   [`DEPTH_BUCKETS`], [`POSTING_BUCKETS`]), never as summaries, so they aggregate across instances.
 
 pub mod names;
 pub mod rpc;
@@ -46,6 +46,9 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
+/// Buckets of [`names::PROMISE_POSTING_LATENCY`], in seconds: up to five mainnet slots.
+pub const POSTING_BUCKETS: &[f64] =
+    &[0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0];
 /// Buckets of [`names::L2_UNWIND_DEPTH`], in L2 blocks.
 pub const DEPTH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0];
 /// Default `--metrics.ready-max-lag`: L1 blocks the node may be behind the L1 head and be ready.
@@ -75,6 +78,13 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
                     b.set_buckets_for_metric(
                         Matcher::Full(names::L2_UNWIND_DEPTH.into()),
                         DEPTH_BUCKETS,
+                    )
+                })
+                // A full-name matcher wins over the `_seconds` suffix.
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(names::PROMISE_POSTING_LATENCY.into()),
+                        POSTING_BUCKETS,
                     )
                 })
                 .map_err(|e| e.to_string())?;

@@ -91,6 +91,9 @@ pub const PROPOSALS_INCLUDED: &str = "based_proposer_proposals_included_total";
 pub const PROPOSALS_FAILED: &str = "based_proposer_proposals_failed_total";
 /// Counter: promised (gateway) transactions in included proposals.
 pub const PROMISED_TXS_POSTED: &str = "based_proposer_promised_transactions_posted_total";
+/// Histogram: seconds from a promised transaction's arrival at the proposer to the timestamp of
+/// the L1 block its proposal landed in (what the gateway's promise lead must cover).
+pub const PROMISE_POSTING_LATENCY: &str = "based_proposer_promise_posting_latency_seconds";
 
 // --- gateway ----------------------------------------------------------------------------------
 
@@ -159,6 +162,12 @@ pub const ALL: &[MetricDef] = &[
     def(PROPOSALS_INCLUDED, Kind::Counter, NONE, "Proposals included on L1"),
     def(PROPOSALS_FAILED, Kind::Counter, NONE, "Proposals that failed"),
     def(PROMISED_TXS_POSTED, Kind::Counter, NONE, "Promised transactions in included proposals"),
+    def(
+        PROMISE_POSTING_LATENCY,
+        Kind::Histogram,
+        NONE,
+        "Seconds from a promised transaction's arrival to its proposal's L1 block",
+    ),
     def(COMMITMENTS_ISSUED, Kind::Counter, NONE, "Signed inclusion promises issued"),
     def(COMMITMENTS_REFUSED, Kind::Counter, REASON, "Commitment requests refused, by reason"),
     def(

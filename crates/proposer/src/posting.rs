@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::{
     collections::{HashMap, VecDeque},
     sync::Mutex,
+    time::Duration,
 };
 
 /// Latencies kept (the most recent proposals' promised transactions).
@@ -91,7 +92,10 @@ impl PostingStats {
                 if inner.samples.len() >= SAMPLES {
                     inner.samples.pop_front();
                 }
-                inner.samples.push_back(landed_ms.saturating_sub(at));
+                let latency_ms = landed_ms.saturating_sub(at);
+                inner.samples.push_back(latency_ms);
+                metrics::histogram!(based_metrics::names::PROMISE_POSTING_LATENCY)
+                    .record(Duration::from_millis(latency_ms).as_secs_f64());
             }
         }
     }

@@ -13,11 +13,9 @@ use std::{
     time::Duration,
 };
 
-use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, U256};
 use alloy_provider::Provider;
-use alloy_rpc_types_eth::TransactionRequest;
-use based_tests::{TestNet, eyre, send_transfer, wallet_provider};
+use based_tests::{TestNet, eyre, send_transfer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// The browser the script drives (Debian's package; `BASED_CHROMIUM` overrides).
@@ -71,16 +69,21 @@ async fn the_devnet_page_shows_the_devnet_live_in_chromium() -> eyre::Result<()>
 
 /// Sends a transfer from [`PROMISE_KEY`] through the gateway; returns its hash once promised.
 /// With 1-second slots the next epoch's lookahead is posted late in the epoch, so for a moment
-/// the gateway may know no slot of its own ahead (-32011, not the preconfer): it is asked again.
+/// the gateway may know no slot of its own far enough ahead (-32011, not the preconfer): the same
+/// signed transaction is sent again.
 async fn send_promised(gateway: &str) -> eyre::Result<B256> {
-    let wallet = wallet_provider(gateway, PROMISE_KEY)?;
+    let (raw, hash) =
+        based_tests::sign_l2_transfer(PROMISE_KEY, 0, Address::repeat_byte(0x62), U256::from(2))?;
+    let gateway = based_tests::provider(gateway)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let tx = TransactionRequest::default()
-            .with_to(Address::repeat_byte(0x62))
-            .with_value(U256::from(2));
-        match wallet.send_transaction(tx).await {
-            Ok(pending) => return Ok(*pending.tx_hash()),
+        let sent: Result<B256, _> =
+            gateway.raw_request("eth_sendRawTransaction".into(), (raw.clone(),)).await;
+        match sent {
+            Ok(answered) => {
+                eyre::ensure!(answered == hash, "the gateway answered {answered}, not {hash}");
+                return Ok(hash);
+            }
             Err(e)
                 if e.to_string().contains("not the preconfer")
                     && tokio::time::Instant::now() < deadline =>

@@ -159,7 +159,16 @@ async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()
     .await?;
     assert!(v["l1Slot"].as_u64().unwrap_or(u64::MAX) <= kept_slot, "{v}");
 
-    // Back to (a): the watchtower challenges, waits out the defence window, slashes.
+    // Back to (a): the watchtower challenges, waits out the defence window, slashes. Its balance
+    // is read once the challenge is open (its bond paid), so the gain below is the slash payout
+    // and the bond coming back.
+    wait_for("the watchtower's challenge", WAIT, || async {
+        let v = verdict(&l2, digest).await?;
+        let state = v["action"]["state"].clone();
+        eyre::ensure!(state != json!("slashed"), "slashed before the challenge was seen: {v}");
+        Ok((state == json!("challenged")).then_some(()))
+    })
+    .await?;
     let tower_before = l1p.get_balance(watchtower).await?;
     let slashed = wait_for("the broken promise to be slashed", WAIT * 2, || async {
         let v = verdict(&l2, digest).await?;
