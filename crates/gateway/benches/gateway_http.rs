@@ -8,8 +8,11 @@
 //! 2. The real gateway server (`GatewayServer::start`: jsonrpsee JSON-RPC + REST on one port) on
 //!    127.0.0.1:0, with a real `CommitmentLog` on the repository's disk (`target/tmp`) and an
 //!    in-process fake L2 node ([`BenchNode`]: the nonce and funds rules of `based_preconfirm` on a
-//!    map prepared beforehand; no execution, no sender recovery unless `BENCH_NODE_RECOVER=1`).
-//!    A fresh log, node and server for every run.
+//!    map prepared beforehand; no execution, no sender recovery unless `BENCH_NODE_RECOVER=1`), or
+//!    with `BENCH_NODE=real` the real node's preconfirmed state ([`Node::Real`]: revm execution on
+//!    a pending block over an in-memory store funding the senders; at most 2,857 transfers fit a
+//!    pending block, so keep `rate x BENCH_SECONDS` below that). A fresh log, node and server for
+//!    every run.
 //! 3. Open-loop load at fixed rates: signed EIP-1559 transfers for the devnet chain id from 1,000
 //!    senders (request `i` = sender `i % 1000`, nonce `i / 1000`, so a sender's next nonce arrives
 //!    1,000 requests later), sent as JSON-RPC over at most `BENCH_CONNECTIONS` keep-alive HTTP/1.1
