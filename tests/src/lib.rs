@@ -126,6 +126,8 @@ impl TestNet {
             sequencing: mode,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             page_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            // An answered hash means a promise: what the scenarios check.
+            forward_unpromised: false,
         })
         .await?;
         Ok(Self { devnet, dir })

@@ -190,6 +190,17 @@ struct DevnetArgs {
     /// the gateway's promises, sync status; printed in the banner; port 0 picks a free one).
     #[arg(long = "page.addr", env = "BASED_DEVNET_PAGE_ADDR", default_value_t = SocketAddr::from(([127, 0, 0, 1], based_devnet::DEFAULT_PAGE_PORT)))]
     page_addr: SocketAddr,
+    /// The devnet gateway hands a transaction it has no slot to promise for to the proposer as an
+    /// ordinary one (the wallet gets its hash, no promise) instead of refusing it with -32011. On
+    /// by default here: with 4-slot epochs and one opted-in proposer per epoch, the gateway has no
+    /// promisable slot about a third of the time.
+    #[arg(
+        long = "gateway.forward-unpromised",
+        env = "BASED_DEVNET_GATEWAY_FORWARD_UNPROMISED",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    forward_unpromised: bool,
 }
 
 fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
@@ -399,6 +410,7 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         sequencing: args.sequencing_mode,
         metrics_addr: args.metrics.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         page_addr: args.page_addr,
+        forward_unpromised: args.forward_unpromised,
     })
     .await?;
     let keys_file = write_dev_keys(&datadir)?;

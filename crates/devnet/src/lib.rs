@@ -110,6 +110,9 @@ pub struct DevnetConfig {
     pub metrics_addr: SocketAddr,
     /// The live devnet page (`/` and `/api/state`; port 0 picks a free one).
     pub page_addr: SocketAddr,
+    /// The gateway hands a transaction it has no slot to promise for to the proposer as an
+    /// ordinary one instead of refusing it (`--gateway.forward-unpromised`).
+    pub forward_unpromised: bool,
 }
 
 impl Default for DevnetConfig {
@@ -127,6 +130,7 @@ impl Default for DevnetConfig {
             sequencing: None,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             page_addr: SocketAddr::from(([127, 0, 0, 1], page::DEFAULT_PAGE_PORT)),
+            forward_unpromised: false,
         }
     }
 }
@@ -479,8 +483,7 @@ impl Devnet {
                 max_request_bytes: 1024 * 1024,
                 max_connections: 1_000,
                 withhold_promises: Some(withhold.clone()),
-                // An answered hash means a promise (what the devnet's scenarios check).
-                forward_unpromised: false,
+                forward_unpromised: cfg.forward_unpromised,
             },
             key,
             committer,
