@@ -378,9 +378,21 @@ pub async fn propose_blob(
     key: usize,
     sidecar: alloy_eips::eip4844::BlobTransactionSidecar,
 ) -> eyre::Result<TransactionReceipt> {
+    let l1 = wallet_provider(l1_url, key)?;
+    let tx = proposal_request(&l1, inbox, sidecar).await?;
+    Ok(l1.send_transaction(tx).await?.get_receipt().await?)
+}
+
+/// An `Inbox.propose` transaction carrying `sidecar`, with explicit gas and fees read from `l1`
+/// (no estimation, so a proposal that will revert is still sent and mined); the nonce is left to
+/// the provider.
+pub async fn proposal_request<P: Provider>(
+    l1: &P,
+    inbox: Address,
+    sidecar: alloy_eips::eip4844::BlobTransactionSidecar,
+) -> eyre::Result<TransactionRequest> {
     use alloy_network::TransactionBuilder4844;
     use alloy_sol_types::SolCall;
-    let l1 = wallet_provider(l1_url, key)?;
     let fee = l1.get_gas_price().await?.saturating_mul(2).saturating_add(1_000_000_000);
     let mut tx = TransactionRequest::default()
         .with_to(inbox)
@@ -391,7 +403,7 @@ pub async fn propose_blob(
         .with_max_priority_fee_per_gas(1_000_000_000);
     tx.max_fee_per_blob_gas = Some(l1.get_blob_base_fee().await?.saturating_mul(2).max(1));
     tx.populate_blob_hashes();
-    Ok(l1.send_transaction(tx).await?.get_receipt().await?)
+    Ok(tx)
 }
 
 /// A valid one-block batch for the devnet L2 with no transactions, anchored to the L1 head (a
@@ -407,19 +419,31 @@ pub async fn empty_batch_sidecar_for(
     l1_url: &str,
     chain_id: u64,
 ) -> eyre::Result<alloy_eips::eip4844::BlobTransactionSidecar> {
-    use based_primitives::{Batch, BlockManifest, L1Anchor};
+    use based_primitives::L1Anchor;
     let l1 = provider(l1_url)?;
     let head = l1
         .get_block_by_number(alloy_eips::BlockNumberOrTag::Latest)
         .await?
         .ok_or_else(|| eyre::eyre!("no L1 head"))?;
+    let anchor = L1Anchor { number: head.header.number, hash: head.header.hash };
+    empty_batch_sidecar_at(chain_id, anchor, head.header.timestamp)
+}
+
+/// The sidecar of a one-block batch for L2 chain `chain_id` with no transactions, anchored to
+/// `anchor`, with L2 timestamp `timestamp`.
+pub fn empty_batch_sidecar_at(
+    chain_id: u64,
+    anchor: based_primitives::L1Anchor,
+    timestamp: u64,
+) -> eyre::Result<alloy_eips::eip4844::BlobTransactionSidecar> {
+    use based_primitives::{Batch, BlockManifest};
     let batch = Batch {
         chain_id,
         manifests: vec![BlockManifest {
-            timestamp: head.header.timestamp,
+            timestamp,
             fee_recipient: Address::ZERO,
             gas_limit: 30_000_000,
-            anchor: L1Anchor { number: head.header.number, hash: head.header.hash },
+            anchor,
             transactions: vec![],
         }],
     };

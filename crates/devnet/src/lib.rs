@@ -637,17 +637,7 @@ pub async fn warm_up_blob_verifier(l1_url: String) -> Result<u64, String> {
     let signer = dev_signer(WARM_UP_KEY).ok_or("no warm-up dev key")?;
     let url = l1_url.parse().map_err(|e| format!("L1 URL: {e}"))?;
     let l1 = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
-    let batch = based_primitives::Batch {
-        chain_id: 0,
-        manifests: vec![based_primitives::BlockManifest {
-            timestamp: 1,
-            fee_recipient: Address::ZERO,
-            gas_limit: 30_000_000,
-            anchor: based_primitives::L1Anchor { number: 0, hash: Default::default() },
-            transactions: Vec::new(),
-        }],
-    };
-    let sidecar = tokio::task::spawn_blocking(move || based_proposer::encode_sidecar(&batch))
+    let sidecar = tokio::task::spawn_blocking(based_proposer::warm_up_sidecar)
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;

@@ -243,20 +243,11 @@ impl PendingNode for Node {
         slot: u64,
         deadline: Option<u64>,
     ) -> Result<Preconfirmation, NodeError> {
-        use based_rpc::{PreconfBackend as _, PreconfError};
+        use based_rpc::PreconfBackend as _;
         match self {
             Self::Fake(node) => node.preconfirm(raw, slot, deadline).await,
             Self::Real(node) => node.preconfirm(raw, slot, deadline).map_err(|e| {
-                let data = match &e {
-                    PreconfError::Nonce { got, expected } => {
-                        Some(serde_json::json!({"got": got, "expected": expected}))
-                    }
-                    PreconfError::Gas { tx_gas_limit, available } => Some(
-                        serde_json::json!({"txGasLimit": tx_gas_limit, "available": available}),
-                    ),
-                    _ => None,
-                };
-                NodeError::Refused { code: e.code(), message: e.to_string(), data }
+                NodeError::Refused { code: e.code(), message: e.to_string(), data: e.data() }
             }),
         }
     }

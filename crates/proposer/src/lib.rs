@@ -450,17 +450,7 @@ pub async fn spawn_with_pool(
     let warmed = stats.clone();
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let warm = Batch {
-            chain_id: 0,
-            manifests: vec![BlockManifest {
-                timestamp: 1,
-                fee_recipient: Address::ZERO,
-                gas_limit: 30_000_000,
-                anchor: L1Anchor { number: 0, hash: B256::ZERO },
-                transactions: Vec::new(),
-            }],
-        };
-        let _ = encode_sidecar(&warm);
+        let _ = warm_up_sidecar();
         warmed.set_ready();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         debug!(target: "proposer", elapsed_ms, "blob encoder warmed up");
@@ -627,7 +617,6 @@ async fn run(
         }
         debug!(target: "proposer", head, pool = pool.len(), "new L1 head with transactions waiting");
         last_l1 = head;
-        let checking = std::time::Instant::now();
         if rights.is_some() {
             let head_ts = match l1.get_block_by_number(head.into()).await {
                 Ok(Some(b)) => b.header.timestamp,
@@ -645,7 +634,6 @@ async fn run(
                 }
             }
         }
-        debug!(target: "proposer", head, elapsed_ms = u64::try_from(checking.elapsed().as_millis()).unwrap_or(u64::MAX), "may propose");
         let budget = config.max_blobs.saturating_mul(based_blob::USABLE_BYTES_PER_BLOB) / 10 * 9;
         let txs = pool.take(budget, based_primitives::MAX_TXS_PER_BATCH);
         if txs.is_empty() {
@@ -896,6 +884,22 @@ async fn propose_once<P: Provider, Q: Provider>(
         l1_block: receipt.block_number.unwrap_or_default(),
         l1_hash: receipt.block_hash.unwrap_or_default(),
         included,
+    })
+}
+
+/// The sidecar of an empty one-block batch for no chain (chain id 0: derivation of any chain
+/// skips it). Encoding it loads the KZG trusted setup and the compressor: the proposer's warm-up,
+/// and the devnet's blob transaction warming up anvil's verifier.
+pub fn warm_up_sidecar() -> Result<BlobTransactionSidecar, ProposerError> {
+    encode_sidecar(&Batch {
+        chain_id: 0,
+        manifests: vec![BlockManifest {
+            timestamp: 1,
+            fee_recipient: Address::ZERO,
+            gas_limit: 30_000_000,
+            anchor: L1Anchor { number: 0, hash: B256::ZERO },
+            transactions: Vec::new(),
+        }],
     })
 }
 

@@ -220,18 +220,7 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::Forward(ForwardError::Rejected { message, data, .. }) => {
                 Self::owned(code, message, data)
             }
-            RpcError::Preconf(err) => {
-                let data = match &err {
-                    PreconfError::Nonce { got, expected } => {
-                        Some(serde_json::json!({ "got": got, "expected": expected }))
-                    }
-                    PreconfError::Gas { tx_gas_limit, available } => Some(
-                        serde_json::json!({ "txGasLimit": tx_gas_limit, "available": available }),
-                    ),
-                    _ => None,
-                };
-                Self::owned(code, err.to_string(), data)
-            }
+            RpcError::Preconf(err) => Self::owned(code, err.to_string(), err.data()),
             other => Self::owned(code, other.to_string(), None::<()>),
         }
     }

@@ -218,6 +218,20 @@ impl PreconfError {
             Self::Unavailable(_) => codes::UNAVAILABLE,
         }
     }
+
+    /// The JSON-RPC error's `data`: `{got, expected}` for a nonce, `{txGasLimit, available}` for
+    /// gas, none otherwise.
+    pub fn data(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Nonce { got, expected } => {
+                Some(serde_json::json!({ "got": got, "expected": expected }))
+            }
+            Self::Gas { tx_gas_limit, available } => {
+                Some(serde_json::json!({ "txGasLimit": tx_gas_limit, "available": available }))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The node's preconfirmed state (docs/protocol.md §10.5).

@@ -204,8 +204,7 @@ async fn a_node_killed_at_each_commit_point_restarts_to_the_same_chain() -> eyre
 /// dev key, mines them in one L1 block and resumes mining; answers the L2 block number the second
 /// one derives (the reference node's head once it processed that L1 block).
 async fn two_proposals_in_one_l1_block(net: &TestNet) -> eyre::Result<u64> {
-    use alloy_network::{TransactionBuilder, TransactionBuilder4844};
-    use alloy_sol_types::SolCall;
+    use alloy_network::TransactionBuilder;
     const KEY: usize = 2;
     let l1_url = net.l1_url();
     net.devnet.anvil.rpc("anvil_setIntervalMining", "[0]")?;
@@ -213,8 +212,6 @@ async fn two_proposals_in_one_l1_block(net: &TestNet) -> eyre::Result<u64> {
         let l1 = based_tests::wallet_provider(&l1_url, KEY)?;
         let from = based_tests::based_devnet::dev_signer(KEY).expect("dev key").address();
         let nonce = l1.get_transaction_count(from).pending().await?;
-        let fee = l1.get_gas_price().await?.saturating_mul(2).saturating_add(1_000_000_000);
-        let blob_fee = l1.get_blob_base_fee().await?.saturating_mul(2).max(1);
         // Two one-block batches anchored to the head, with timestamps strictly increasing (§4.3)
         // and not after the L1 block that will carry them (its timestamp is set below).
         let head = l1
@@ -228,27 +225,14 @@ async fn two_proposals_in_one_l1_block(net: &TestNet) -> eyre::Result<u64> {
             .rpc("evm_setNextBlockTimestamp", &format!("[{}]", head.header.timestamp + 2))?;
         let mut hashes = Vec::new();
         for i in 0..2 {
-            let batch = based_primitives::Batch {
-                chain_id: based_chainspec::DEVNET_CHAIN_ID,
-                manifests: vec![based_primitives::BlockManifest {
-                    timestamp: head.header.timestamp + 1 + i,
-                    fee_recipient: Address::ZERO,
-                    gas_limit: 30_000_000,
-                    anchor,
-                    transactions: vec![],
-                }],
-            };
-            let sidecar = based_blob::encode_batch(&batch).map_err(|e| eyre::eyre!("{e}"))?.sidecar;
-            let mut tx = alloy_rpc_types_eth::TransactionRequest::default()
-                .with_to(net.devnet.inbox)
-                .with_input(based_contracts::Inbox::proposeCall {}.abi_encode())
-                .with_blob_sidecar_4844(sidecar)
-                .with_gas_limit(300_000)
-                .with_max_fee_per_gas(fee)
-                .with_max_priority_fee_per_gas(1_000_000_000)
+            let sidecar = based_tests::empty_batch_sidecar_at(
+                based_chainspec::DEVNET_CHAIN_ID,
+                anchor,
+                head.header.timestamp + 1 + i,
+            )?;
+            let tx = based_tests::proposal_request(&l1, net.devnet.inbox, sidecar)
+                .await?
                 .with_nonce(nonce + i);
-            tx.max_fee_per_blob_gas = Some(blob_fee);
-            tx.populate_blob_hashes();
             hashes.push(*l1.send_transaction(tx).await?.tx_hash());
         }
         eyre::Ok((l1, hashes))
