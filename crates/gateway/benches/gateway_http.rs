@@ -11,8 +11,10 @@
 //!    map prepared beforehand; no execution, no sender recovery unless `BENCH_NODE_RECOVER=1`), or
 //!    with `BENCH_NODE=real` the real node's preconfirmed state ([`Node::Real`]: revm execution on
 //!    a pending block over an in-memory store funding the senders; at most 2,857 transfers fit a
-//!    pending block, so keep `rate x BENCH_SECONDS` below that). A fresh log, node and server for
-//!    every run.
+//!    pending block, so keep `rate x BENCH_SECONDS` below that), called in process; or with
+//!    `BENCH_NODE=rpc` the same node behind its own JSON-RPC server on loopback, reached with the
+//!    gateway's HTTP node client (`NodePending`), as `based gateway` reaches `based node`. A fresh
+//!    log, node and server for every run.
 //! 3. Open-loop load at fixed rates: signed EIP-1559 transfers for the devnet chain id from 1,000
 //!    senders (request `i` = sender `i % 1000`, nonce `i / 1000`, so a sender's next nonce arrives
 //!    1,000 requests later), sent as JSON-RPC over at most `BENCH_CONNECTIONS` keep-alive HTTP/1.1
@@ -25,7 +27,8 @@
 //! Environment: `BENCH_SECONDS` (default 3) per rate, `BENCH_RATES` (default `1000,5000,10000`),
 //! `BENCH_METHODS` (default `eth_chainId,eth_sendRawTransaction,commitmentRequest`),
 //! `BENCH_WORKERS` (server tokio workers, default 2), `BENCH_CLIENT_WORKERS` (load generator's
-//! tokio workers, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_NODE_RECOVER` (`1`: the fake node recovers each sender too),
+//! tokio workers, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_NODE` (`fake`, `real` or
+//! `rpc`, above), `BENCH_NODE_RECOVER` (`1`: the fake node recovers each sender too),
 //! `BENCH_MAX_IN_FLIGHT` (the gateway's `Limits::max_in_flight`, default its machine-sized
 //! default; `0`: no cap). Requests beyond the cap are refused at once (-32012): the table gives
 //! their share and the latency of the promised requests alone beside that of all answers.
@@ -50,7 +53,7 @@ use alloy_signer::SignerSync;
 use based_commitments::InclusionPayload;
 use based_gateway::{
     CommitmentLog, CommitterKey, EverySlot, Gateway, GatewayConfig, GatewayServer, Limits,
-    NodeError, PendingNode, ServerSettings,
+    NodeError, NodePending, PendingNode, ServerSettings,
 };
 use based_lookahead::SlotClock;
 use based_rpc::{Preconfirmation, preconf_codes};
@@ -196,44 +199,83 @@ impl PendingNode for BenchNode {
     }
 }
 
+/// Which node the gateway drives (`BENCH_NODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeMode {
+    /// `fake` (default): [`BenchNode`].
+    Fake,
+    /// `real`: the real node's preconfirmed state, called in process.
+    Real,
+    /// `rpc`: the real node behind its JSON-RPC server on loopback.
+    Rpc,
+}
+
 /// The node behind the gateway: the fake one, or the real node's preconfirmed state
 /// (`based_node::preconf::Preconfirmations`: revm execution of each transaction on a pending block
-/// over an in-memory store, in process, no HTTP hop) with `BENCH_NODE=real`.
+/// over an in-memory store), in process (`BENCH_NODE=real`) or over HTTP (`BENCH_NODE=rpc`).
 #[derive(Clone)]
 enum Node {
     Fake(BenchNode),
     Real(Arc<based_node::preconf::Preconfirmations>),
+    Rpc(Arc<NodePending>),
+}
+
+/// The node's JSON-RPC server (`BENCH_NODE=rpc`) and the runtime it runs on ("node-rpc" threads,
+/// as many workers as the gateway's).
+struct NodeRpc {
+    runtime: tokio::runtime::Runtime,
+    handle: based_rpc::RpcServerHandle,
+}
+
+impl NodeRpc {
+    /// Serves `preconf` over a store-backed RPC server, as `based node` does.
+    fn start(
+        store: based_storage::Store,
+        preconf: Arc<based_node::preconf::Preconfirmations>,
+        chain_id: u64,
+        workers: usize,
+    ) -> Result<Self, BoxError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("node-rpc")
+            .enable_all()
+            .build()?;
+        let (_heads, heads) = tokio::sync::watch::channel(based_l1::L1Heads::default());
+        let backend = Arc::new(based_node::NodeBackend::new(store.clone(), 0, heads, preconf));
+        let deps = based_rpc::RpcDeps {
+            chain: Arc::new(store),
+            based: backend,
+            forwarder: Arc::new(based_node::SwappableForwarder::default()),
+            events: based_rpc::ChainEvents::new(
+                based_rpc::DEFAULT_CHAIN_EVENT_CAPACITY,
+                based_rpc::DEFAULT_PENDING_TX_CAPACITY,
+            ),
+            config: based_rpc::RpcConfig::new(chain_id),
+        };
+        let handle = runtime
+            .block_on(based_rpc::RpcServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), deps))?;
+        Ok(Self { runtime, handle })
+    }
+
+    fn stop(self) {
+        let Self { runtime, handle } = self;
+        runtime.block_on(handle.stop());
+        runtime.shutdown_timeout(Duration::from_secs(5));
+    }
 }
 
 /// A node store with genesis funding the bench's senders and the largest L2 block gas limit
 /// (60M: 2,857 transfers fit in one pending block), and its preconfirmed state on that genesis.
-fn real_node(chain_id: u64) -> Result<Arc<based_node::preconf::Preconfirmations>, BoxError> {
-    use based_rpc::PreconfBackend as _;
-    let mut spec: serde_json::Value =
-        serde_json::from_str(&based_chainspec::ChainSpec::load("devnet")?.to_json()?)?;
-    spec["config"]["chainId"] = chain_id.into();
-    spec["gasLimit"] = format!("{:#x}", based_primitives::MAX_L2_GAS_LIMIT).into();
-    let alloc = spec["alloc"].as_object_mut().ok_or("no alloc")?;
-    for i in 0..SENDERS as u64 {
-        let key = CommitterKey::from_bytes(&keccak256((i + 1).to_be_bytes()))?;
-        alloc.insert(
-            format!("{:#x}", key.address()),
-            serde_json::json!({"balance": "0xd3c21bcecceda1000000"}),
-        );
-    }
-    let spec = based_chainspec::ChainSpec::from_json(&spec.to_string())?;
-    let store = based_storage::Store::open_in_memory()?;
-    based_engine::init_genesis(&store, &spec)?;
-    let preconf = based_node::preconf::Preconfirmations::new(store, chain_id);
-    preconf.rebase(based_node::preconf::ChainPosition {
-        l2_head: 0,
-        anchor: based_primitives::L1Anchor { number: 0, hash: B256::ZERO },
-        l1_number: 0,
-        l1_timestamp: 0,
+fn real_node(
+    chain_id: u64,
+) -> Result<(based_storage::Store, Arc<based_node::preconf::Preconfirmations>), BoxError> {
+    let senders = (0..SENDERS as u64).map(|i| {
+        CommitterKey::from_bytes(&keccak256((i + 1).to_be_bytes())).map(|key| key.address())
     });
-    // Fails loudly if the setup is wrong (no pending block to execute on).
-    preconf.pending_block().ok_or("no pending block on the bench genesis")?;
-    Ok(Arc::new(preconf))
+    let senders = senders.collect::<Result<Vec<_>, _>>()?;
+    let balance = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64));
+    let (store, preconf) = based_node::test_utils::funded_preconf(chain_id, senders, balance)?;
+    Ok((store, Arc::new(preconf)))
 }
 
 impl PendingNode for Node {
@@ -246,9 +288,12 @@ impl PendingNode for Node {
         use based_rpc::PreconfBackend as _;
         match self {
             Self::Fake(node) => node.preconfirm(raw, slot, deadline).await,
-            Self::Real(node) => node.preconfirm(raw, slot, deadline).map_err(|e| {
-                NodeError::Refused { code: e.code(), message: e.to_string(), data: e.data() }
-            }),
+            Self::Real(node) => {
+                node.preconfirm(raw, slot, deadline).map(|done| done.answer).map_err(|e| {
+                    NodeError::Refused { code: e.code(), message: e.to_string(), data: e.data() }
+                })
+            }
+            Self::Rpc(node) => node.preconfirm(raw, slot, deadline).await,
         }
     }
 
@@ -259,6 +304,7 @@ impl PendingNode for Node {
             Self::Real(node) => {
                 node.drop_preconfirmed(tx_hash).map_err(|e| NodeError::Unreachable(e.to_string()))
             }
+            Self::Rpc(node) => node.drop_preconfirmed(tx_hash).await,
         }
     }
 
@@ -267,6 +313,7 @@ impl PendingNode for Node {
         match self {
             Self::Fake(node) => node.session().await,
             Self::Real(node) => Ok(node.status().session.to()),
+            Self::Rpc(node) => node.session().await,
         }
     }
 }
@@ -356,8 +403,8 @@ struct RunResult {
     promises: usize,
     cpu_per_request: Duration,
     /// Share of one core per thread group during the run: server workers, log writer, client +
-    /// generator.
-    cpu_split: (f64, f64, f64),
+    /// generator, real node (its pending block's thread and RPC server).
+    cpu_split: (f64, f64, f64, f64),
     /// Keep-alive connections open at the end of the run.
     connections: usize,
     load: String,
@@ -372,8 +419,9 @@ struct Setup {
     /// Most requests in flight, hence most client connections.
     connections: usize,
     recover: bool,
-    /// `BENCH_NODE=real`: the real node's preconfirmed state instead of the fake node.
-    real_node: bool,
+    /// `BENCH_NODE`: the fake node, or the real node's preconfirmed state in process or over
+    /// HTTP.
+    node: NodeMode,
     committer_secret: B256,
     /// The gateway's cap on admissions in flight.
     max_in_flight: usize,
@@ -401,15 +449,22 @@ fn run_rate(
     let (commit_log, recovered) = CommitmentLog::open(tmp.path().join("commitments.log"))?;
     let key = CommitterKey::from_bytes(&setup.committer_secret)?;
     let committer = key.address();
-    let node = if setup.real_node {
-        Node::Real(real_node(setup.chain_id)?)
-    } else {
-        Node::Fake(BenchNode {
+    let mut node_rpc = None;
+    let node = match setup.node {
+        NodeMode::Fake => Node::Fake(BenchNode {
             txs: Arc::clone(txs),
             state: Arc::default(),
             balance: U256::from(1000u64) * U256::from(10u64).pow(U256::from(18u64)),
             recover: setup.recover,
-        })
+        }),
+        NodeMode::Real => Node::Real(real_node(setup.chain_id)?.1),
+        NodeMode::Rpc => {
+            let (store, preconf) = real_node(setup.chain_id)?;
+            let rpc = NodeRpc::start(store, preconf, setup.chain_id, setup.workers)?;
+            let url = rpc.handle.http_url();
+            node_rpc = Some(rpc);
+            Node::Rpc(Arc::new(NodePending::new(url)))
+        }
     };
     let config = GatewayConfig {
         chain_id: setup.chain_id,
@@ -534,8 +589,12 @@ fn run_rate(
         group(&["gw-server"]),
         group(&["commitment-log"]),
         group(&["load-client", "gateway_http"]),
+        group(&["based-preconf", "node-rpc"]),
     );
     server_rt.block_on(server.stop());
+    if let Some(rpc) = node_rpc {
+        rpc.stop();
+    }
     client_rt.shutdown_timeout(Duration::from_secs(5));
     server_rt.shutdown_timeout(Duration::from_secs(5));
     let promises = gateway.promises();
@@ -591,7 +650,12 @@ fn main() -> Result<(), BoxError> {
         client_workers: env_or("BENCH_CLIENT_WORKERS", 1),
         connections: env_or("BENCH_CONNECTIONS", 64),
         recover: env_or("BENCH_NODE_RECOVER", 0u8) == 1,
-        real_node: std::env::var("BENCH_NODE").is_ok_and(|v| v == "real"),
+        node: match std::env::var("BENCH_NODE").as_deref() {
+            Err(_) | Ok("" | "fake") => NodeMode::Fake,
+            Ok("real") => NodeMode::Real,
+            Ok("rpc") => NodeMode::Rpc,
+            Ok(other) => return Err(format!("BENCH_NODE={other}: one of fake, real, rpc").into()),
+        },
         committer_secret: B256::repeat_byte(0x42),
         max_in_flight: env_or(
             "BENCH_MAX_IN_FLIGHT",
@@ -671,14 +735,15 @@ fn main() -> Result<(), BoxError> {
     )?;
     writeln!(
         out,
-        "\ntarget: p99 <= 2 x floor p99 + 1 ms = {} ms, >= 5,000 promises/s; fake node recovers \
-         senders: {}\n",
+        "\ntarget: p99 <= 2 x floor p99 + 1 ms = {} ms, >= 5,000 promises/s; node: {:?}; fake \
+         node recovers senders: {}\n",
         ms(target),
+        setup.node,
         setup.recover
     )?;
     writeln!(
         out,
-        "| method | offered (req/s) | requests | achieved (req/s) | ok | errors | refused busy (%) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | promised p50 / p99 (ms) | CPU/request (us) | cores: server / log / client | connections | load avg | fsync p99 before (ms) | p99 target met (floor at start / before) |"
+        "| method | offered (req/s) | requests | achieved (req/s) | ok | errors | refused busy (%) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | promised p50 / p99 (ms) | CPU/request (us) | cores: server / log / client / node | connections | load avg | fsync p99 before (ms) | p99 target met (floor at start / before) |"
     )?;
     writeln!(
         out,
@@ -711,7 +776,7 @@ fn main() -> Result<(), BoxError> {
         };
         writeln!(
             out,
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {} | {} / {} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {} | {} / {} | {:.0} | {:.2} / {:.2} / {:.2} / {:.2} | {} | {} | {} | {} / {} |",
             run.method,
             run.rate,
             run.requests,
@@ -730,6 +795,7 @@ fn main() -> Result<(), BoxError> {
             run.cpu_split.0,
             run.cpu_split.1,
             run.cpu_split.2,
+            run.cpu_split.3,
             run.connections,
             run.load,
             ms(percentile(&run.fsync_before, 99.0)),

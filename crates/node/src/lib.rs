@@ -25,6 +25,8 @@ pub mod lookahead;
 pub mod meta;
 pub mod preconf;
 mod service;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 
 pub use based_storage::DEFAULT_TRIE_CACHE_BYTES;
 pub use driver::{Driver, DriverError};

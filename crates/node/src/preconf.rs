@@ -33,7 +33,7 @@ use alloy_primitives::{Address, B256, Bloom, Bytes, U64};
 use based_evm::{BlockInput, L1Anchor, L2BlockExecutor, SkipReason, TxOutcome};
 use based_rpc::{
     BlockBody, BrokenKind, BrokenPromise, PendingBlock, PreconfBackend, PreconfEntry, PreconfError,
-    PreconfList, PreconfStatus, Preconfirmation, SealedHeader, share_state,
+    PreconfList, PreconfStatus, Preconfirmation, Preconfirmed, SealedHeader, share_state,
 };
 use based_storage::{StateReader, Store};
 use revm::{
@@ -43,7 +43,7 @@ use revm::{
     state::{AccountInfo, Bytecode},
 };
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{Arc, mpsc},
 };
 use tracing::{debug, info, warn};
@@ -192,6 +192,8 @@ struct Inner {
     head_hash: Option<B256>,
     block: Option<Building>,
     entries: Vec<Entry>,
+    /// Position in `entries` of each pending transaction, by hash.
+    by_hash: HashMap<B256, usize>,
     broken: VecDeque<BrokenPromise>,
     broken_total: u64,
     snapshot: Option<Arc<PendingBlock>>,
@@ -201,11 +203,14 @@ type Reply<T> = mpsc::SyncSender<T>;
 
 /// A request to the pending block's thread.
 enum Request {
+    /// A transaction whose sender the caller's thread recovered (recovery is the costliest step
+    /// and needs no state, so it runs in parallel, outside the pending block's thread).
     Preconfirm {
-        raw: Bytes,
+        tx: Box<TxEnvelope>,
+        sender: Address,
         slot: u64,
         deadline: Option<u64>,
-        reply: Reply<Result<Preconfirmation, PreconfError>>,
+        reply: Reply<Result<Preconfirmed, PreconfError>>,
     },
     Drop {
         hash: B256,
@@ -343,8 +348,8 @@ impl Worker {
         while let Ok(request) = requests.recv() {
             // A requester that gave up is not an error.
             match request {
-                Request::Preconfirm { raw, slot, deadline, reply } => {
-                    let _ = reply.send(self.preconfirm(&raw, slot, deadline));
+                Request::Preconfirm { tx, sender, slot, deadline, reply } => {
+                    let _ = reply.send(self.preconfirm(*tx, sender, slot, deadline));
                 }
                 Request::Drop { hash, reply } => {
                     let _ = reply.send(self.drop_preconfirmed(hash));
@@ -427,6 +432,7 @@ impl Worker {
     /// Executes `entries` in order on `inner.block` (freshly started), keeping what is included.
     fn reexecute(store: &Store, inner: &mut Inner, entries: Vec<Entry>, position: &ChainPosition) {
         inner.snapshot = None;
+        inner.by_hash.clear();
         for entry in entries {
             let hash = entry.hash();
             match store.transaction_by_hash(hash) {
@@ -454,6 +460,7 @@ impl Worker {
             match block.executor.execute(Ok((entry.tx.clone(), entry.sender))) {
                 Ok(TxOutcome::Included { index, gas_used }) => {
                     let status = block.executor.receipts().get(index).is_some_and(|r| r.status());
+                    inner.by_hash.insert(hash, inner.entries.len());
                     inner.entries.push(Entry { index, gas_used, status, ..entry });
                 }
                 Ok(TxOutcome::Skipped(reason)) => {
@@ -576,14 +583,14 @@ impl Worker {
 
     fn preconfirm(
         &mut self,
-        raw: &Bytes,
+        tx: TxEnvelope,
+        sender: Address,
         slot: u64,
         deadline: Option<u64>,
-    ) -> Result<Preconfirmation, PreconfError> {
-        let (tx, sender) = based_evm::recover_transaction(raw).map_err(refusal)?;
+    ) -> Result<Preconfirmed, PreconfError> {
         let hash = *tx.tx_hash();
         if let Some(landed) = self.store.transaction_by_hash(hash).map_err(store_err)? {
-            return Ok(self.landed(&landed));
+            return Ok(Preconfirmed { answer: self.landed(&landed), added: false });
         }
         if self.inner.block.is_none() {
             let position = self.inner.position.ok_or_else(|| store_err("not synced yet"))?;
@@ -592,9 +599,12 @@ impl Worker {
             self.inner.block = Some(block);
         }
         let inner = &mut self.inner;
-        if let Some(entry) = inner.entries.iter().find(|e| e.hash() == hash) {
+        if let Some(entry) = inner.by_hash.get(&hash).and_then(|&at| inner.entries.get(at)) {
             let number = inner.block.as_ref().map_or(0, |b| b.parent.number.saturating_add(1));
-            return Ok(Self::answer(self.session, entry, number));
+            return Ok(Preconfirmed {
+                answer: Self::answer(self.session, entry, number),
+                added: false,
+            });
         }
         let Some(block) = inner.block.as_mut() else {
             return Err(store_err("no pending block"));
@@ -607,10 +617,11 @@ impl Worker {
                 let status = block.executor.receipts().get(index).is_some_and(|r| r.status());
                 let entry = Entry { tx, sender, slot, deadline, index, gas_used, status };
                 let answer = Self::answer(self.session, &entry, number);
+                inner.by_hash.insert(hash, inner.entries.len());
                 inner.entries.push(entry);
                 inner.snapshot = None;
                 debug!(target: "based::preconf", tx = %hash, %sender, nonce, slot, index, gas_used, "preconfirmed");
-                Ok(answer)
+                Ok(Preconfirmed { answer, added: true })
             }
             TxOutcome::Skipped(reason) => {
                 debug!(target: "based::preconf", tx = %hash, %sender, nonce, %reason, "preconfirmation refused");
@@ -621,7 +632,7 @@ impl Worker {
 
     fn drop_preconfirmed(&mut self, tx_hash: B256) -> Result<bool, PreconfError> {
         let inner = &mut self.inner;
-        let Some(at) = inner.entries.iter().position(|e| e.hash() == tx_hash) else {
+        let Some(&at) = inner.by_hash.get(&tx_hash).filter(|&&at| at < inner.entries.len()) else {
             return Ok(false);
         };
         let (Some(position), Some(block)) = (inner.position, inner.block.as_ref()) else {
@@ -684,8 +695,10 @@ impl PreconfBackend for Preconfirmations {
         raw: Bytes,
         slot: u64,
         deadline: Option<u64>,
-    ) -> Result<Preconfirmation, PreconfError> {
-        self.ask(|reply| Request::Preconfirm { raw, slot, deadline, reply })
+    ) -> Result<Preconfirmed, PreconfError> {
+        // Decoding and sender recovery need no state: done on the caller's thread.
+        let (tx, sender) = based_evm::recover_transaction(&raw).map_err(refusal)?;
+        self.ask(|reply| Request::Preconfirm { tx: Box::new(tx), sender, slot, deadline, reply })
             .unwrap_or_else(|| Err(gone()))
     }
 
@@ -808,16 +821,22 @@ mod tests {
         let tx0 = sign(&a, 0, TO, 5, 21_000);
         let tx1 = sign(&a, 1, TO, 7, 21_000);
         let p0 = f.preconf.preconfirm(tx0.clone(), 3, None).unwrap();
+        assert!(p0.added);
+        let p0 = p0.answer;
         assert_eq!(
             (p0.pending, p0.block_number.to::<u64>(), p0.transaction_index.to::<u64>()),
             (true, 1, 0)
         );
         assert_eq!((p0.gas_used.to::<u64>(), p0.status), (21_000, true));
         assert_eq!(p0.session.to::<u64>(), f.preconf.session());
-        let p1 = f.preconf.preconfirm(tx1, 3, None).unwrap();
+        let p1 = f.preconf.preconfirm(tx1, 3, None).unwrap().answer;
         assert_eq!(p1.transaction_index.to::<u64>(), 1);
         // The same transaction again: where it is, nothing appended.
-        assert_eq!(f.preconf.preconfirm(tx0, 3, None).unwrap(), p0);
+        assert_eq!(
+            f.preconf.preconfirm(tx0, 3, None).unwrap(),
+            Preconfirmed { answer: p0.clone(), added: false }
+        );
+        assert_eq!(f.preconf.status().pending.to::<u64>(), 2);
         // A gap, and a different transaction for a used nonce: refused with the pending nonce.
         let gap = f.preconf.preconfirm(sign(&a, 3, TO, 1, 21_000), 3, None).unwrap_err();
         assert_eq!(gap, PreconfError::Nonce { got: 3, expected: 2 });
@@ -856,7 +875,7 @@ mod tests {
         };
         let sig = dev().sign_hash_sync(&tx.signature_hash()).unwrap();
         let raw = Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718());
-        let answer = f.preconf.preconfirm(raw, 1, None).unwrap();
+        let answer = f.preconf.preconfirm(raw, 1, None).unwrap().answer;
         assert!(answer.status);
         let created = dev().address().create(0);
         let pending = f.preconf.pending_block().unwrap();
@@ -916,6 +935,8 @@ mod tests {
         assert_eq!(f.preconf.pending_block().unwrap().header.header.number, 2);
         // Preconfirming the landed one again answers where it landed.
         let landed = f.preconf.preconfirm(txs[0].clone(), 5, None).unwrap();
+        assert!(!landed.added);
+        let landed = landed.answer;
         assert_eq!((landed.pending, landed.block_number.to::<u64>()), (false, 1));
         // The rest land: the list empties, nothing broken.
         f.import(vec![txs[1].clone(), txs[2].clone()], 0);
@@ -986,5 +1007,14 @@ mod tests {
         f.preconf.preconfirm(tx1.clone(), 2, None).unwrap();
         assert!(f.preconf.drop_preconfirmed(hash(&tx1)).unwrap());
         assert_eq!(f.pending_hashes(), vec![hash(&tx0)]);
+        // Gone from the index too: dropped again is `false`; sent again it is appended anew,
+        // while the one kept answers where it is.
+        assert!(!f.preconf.drop_preconfirmed(hash(&tx1)).unwrap());
+        let again = f.preconf.preconfirm(tx1, 2, None).unwrap();
+        assert!(again.added);
+        assert_eq!(again.answer.transaction_index.to::<u64>(), 1);
+        let kept = f.preconf.preconfirm(tx0, 2, None).unwrap();
+        assert!(!kept.added);
+        assert_eq!(kept.answer.transaction_index.to::<u64>(), 0);
     }
 }

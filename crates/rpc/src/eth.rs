@@ -957,16 +957,14 @@ impl BasedApiServer for EthHandler {
         let deadline = deadline.map(|d| d.to::<u64>());
         ok(self
             .run_blocking(move |this| {
-                let backend = this.preconf_backend()?;
-                // The hash of an EIP-2718 transaction is the hash of its encoding: report it to
-                // pending-transaction filters only when it newly enters the pending block.
-                let hash = keccak256(&raw);
-                let known = backend.pending_block().is_some_and(|p| p.position(hash).is_some());
-                let answer = backend.preconfirm(raw, slot, deadline)?;
-                if answer.pending && !known && answer.tx_hash == hash {
-                    this.deps.events.publish_pending(hash);
+                // Pending-transaction filters hear of it only when it newly enters the pending
+                // block. (No snapshot of the pending block here: building one is linear in its
+                // size, and this is the gateway's hot path.)
+                let done = this.preconf_backend()?.preconfirm(raw, slot, deadline)?;
+                if done.added {
+                    this.deps.events.publish_pending(done.answer.tx_hash);
                 }
-                Ok(answer)
+                Ok(done.answer)
             })
             .await)
     }

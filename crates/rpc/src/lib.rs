@@ -88,7 +88,7 @@ pub use events::{
 pub use forwarder::HttpForwarder;
 pub use preconf::{
     BrokenKind, BrokenPromise, PendingBlock, PreconfBackend, PreconfEntry, PreconfError,
-    PreconfList, PreconfStatus, Preconfirmation, codes as preconf_codes,
+    PreconfList, PreconfStatus, Preconfirmation, Preconfirmed, codes as preconf_codes,
 };
 pub use server::{
     DEFAULT_CALL_QUEUE_TIMEOUT, DEFAULT_CALL_TIMEOUT, DEFAULT_FILTER_TIMEOUT, DEFAULT_GAS_CAP,

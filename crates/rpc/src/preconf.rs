@@ -89,6 +89,16 @@ pub struct Preconfirmation {
     pub session: U64,
 }
 
+/// What [`PreconfBackend::preconfirm`] did: where the transaction stands, and whether this call
+/// put it in the pending block (`false`: it was there already, or is on L2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preconfirmed {
+    /// The answer `based_preconfirm` returns.
+    pub answer: Preconfirmation,
+    /// `true` when this call appended the transaction to the pending block.
+    pub added: bool,
+}
+
 /// One transaction of the pending block, as listed by `based_preconfirmations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -242,13 +252,13 @@ pub trait PreconfBackend: Send + Sync + 'static {
     /// Executes `raw` on top of the pending block; if valid, appends it (`based_preconfirm`).
     /// `slot` is the L1 slot it is promised for; `deadline` (Unix seconds, L1 time) when it must
     /// be on L2 at the latest. Idempotent: a transaction already pending (or on L2) answers where
-    /// it is.
+    /// it is (`added: false`).
     fn preconfirm(
         &self,
         raw: Bytes,
         slot: u64,
         deadline: Option<u64>,
-    ) -> Result<Preconfirmation, PreconfError>;
+    ) -> Result<Preconfirmed, PreconfError>;
 
     /// Removes a pending transaction and re-executes the ones after it
     /// (`based_dropPreconfirmed`); `false` if it was not pending.

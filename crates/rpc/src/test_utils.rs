@@ -29,8 +29,8 @@ use revm::{
 use crate::{
     BasedBackend, BasedSyncStatus, BlockBody, ChainBlock, ChainEvent, ChainEvents, ChainProvider,
     ForwardError, L1Origin, PendingBlock, PreconfBackend, PreconfEntry, PreconfError, PreconfList,
-    PreconfStatus, Preconfirmation, ProviderError, SealedHeader, StateView, TxForwarder,
-    TxLocation, erase_state, share_state,
+    PreconfStatus, Preconfirmation, Preconfirmed, ProviderError, SealedHeader, StateView,
+    TxForwarder, TxLocation, erase_state, share_state,
 };
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::U64;
@@ -475,7 +475,7 @@ impl PreconfBackend for MockPreconf {
         raw: Bytes,
         slot: u64,
         _deadline: Option<u64>,
-    ) -> Result<Preconfirmation, PreconfError> {
+    ) -> Result<Preconfirmed, PreconfError> {
         if let Some(err) = self.refuse_with.lock().expect("lock").clone() {
             return Err(err);
         }
@@ -495,7 +495,7 @@ impl PreconfBackend for MockPreconf {
         let before = index
             .checked_sub(1)
             .map_or(0, |i| alloy_consensus::TxReceipt::cumulative_gas_used(&block.receipts[i]));
-        Ok(Preconfirmation {
+        let answer = Preconfirmation {
             tx_hash: hash,
             pending: true,
             block_number: U64::from(block.header.header.number),
@@ -503,7 +503,8 @@ impl PreconfBackend for MockPreconf {
             gas_used: U64::from(alloy_consensus::TxReceipt::cumulative_gas_used(receipt) - before),
             status: alloy_consensus::TxReceipt::status(receipt),
             session: U64::from(MOCK_SESSION),
-        })
+        };
+        Ok(Preconfirmed { answer, added: !known })
     }
 
     fn drop_preconfirmed(&self, tx_hash: B256) -> Result<bool, PreconfError> {

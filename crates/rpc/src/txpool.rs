@@ -152,4 +152,28 @@ mod tests {
             json!({"pending": "0x0", "queued": "0x0"})
         );
     }
+
+    /// `based_preconfirm` reports a transaction to pending-transaction filters once, when it
+    /// enters the pending block, not again when the same transaction is preconfirmed again.
+    #[tokio::test]
+    async fn preconfirm_announces_a_new_pending_transaction_once() {
+        let chain = MemoryChain::new(crate::debug::tests::alloc());
+        let (module, based) = module_with(&chain, |_| {});
+        based.preconf.attach(chain.clone());
+        let filter = rpc(&module, "eth_newPendingTransactionFilter", json!([])).await.unwrap();
+        let first = call_tx(0, ADD, AccessList::default());
+        let second = call_tx(1, COUNTER, AccessList::default());
+        let raw =
+            |tx: &alloy_consensus::TxEnvelope| alloy_primitives::Bytes::from(tx.encoded_2718());
+        for tx in [&first, &first, &second] {
+            let answer = rpc(&module, "based_preconfirm", json!([raw(tx), "0x1"])).await.unwrap();
+            assert_eq!(answer["txHash"], json!(tx.tx_hash()));
+        }
+        let changes = rpc(&module, "eth_getFilterChanges", json!([filter])).await.unwrap();
+        assert_eq!(changes, json!([first.tx_hash(), second.tx_hash()]));
+        // Preconfirmed again later: nothing new.
+        rpc(&module, "based_preconfirm", json!([raw(&second), "0x1"])).await.unwrap();
+        let changes = rpc(&module, "eth_getFilterChanges", json!([filter])).await.unwrap();
+        assert_eq!(changes, json!([]));
+    }
 }
