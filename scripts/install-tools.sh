@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned developer tools (package.json / package-lock.json) into <repo>/node_modules:
 #   - anvil  (@foundry-rs/anvil-linux-amd64): the L1 devnet node used by tests and the devnet
+#   - cast   (@foundry-rs/cast-linux-amd64): runs the Kurtosis package's shell steps in a test
 #   - solcjs (solc): the Solidity compiler used by contracts/build.js
 #   - ethers, viem: the client libraries of the compatibility suite (tests/js/compat.mjs)
 #   - playwright-core: drives Debian's chromium in the devnet page test (tests/js/devnet_page.mjs;
@@ -11,6 +12,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 anvil="$repo/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+cast="$repo/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
 stamp="$repo/node_modules/.based-tools.lock"
 
 if ! command -v npm >/dev/null 2>&1; then
@@ -18,7 +20,7 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 
-if [[ -f "$stamp" ]] && cmp -s "$stamp" "$repo/package-lock.json" && [[ -x "$anvil" ]] \
+if [[ -f "$stamp" ]] && cmp -s "$stamp" "$repo/package-lock.json" && [[ -x "$anvil" ]] && [[ -x "$cast" ]] \
   && [[ -f "$repo/node_modules/solc/package.json" ]] && [[ -f "$repo/node_modules/ethers/package.json" ]] \
   && [[ -f "$repo/node_modules/viem/package.json" ]] \
   && [[ -f "$repo/node_modules/playwright-core/package.json" ]]; then

@@ -1,6 +1,7 @@
 //! `based validator`: a validator's actions on the L1 `Registry` (docs/registry.md).
 //!
-//! The BLS key comes from an EIP-2335 keystore (password from a file or a prompt); the L1
+//! The BLS key comes from an EIP-2335 keystore (password from a file or a prompt), or on a
+//! devnet from its BIP-39 mnemonic file and the validator's index (EIP-2333/2334); the L1
 //! sender (the owner, who pays and controls the key) from a Web3 Secret Storage keystore with a
 //! password file, or the `BASED_OWNER_KEY` environment variable. No key is ever a flag value.
 
@@ -41,6 +42,19 @@ struct Common {
     /// File holding the EIP-2335 keystore's password (else: prompt on a terminal).
     #[arg(long = "validator.password-file", env = "BASED_VALIDATOR_PASSWORD_FILE", global = true)]
     password_file: Option<PathBuf>,
+    /// BIP-39 mnemonic file to derive the validator's BLS key from (EIP-2334 path
+    /// `m/12381/3600/<index>/0/0`, the deposit tools' signing key), instead of a keystore: for
+    /// devnets whose validator mnemonic is public (Kurtosis). Needs `--validator.index`.
+    #[arg(
+        long = "validator.mnemonic-file",
+        env = "BASED_VALIDATOR_MNEMONIC_FILE",
+        global = true,
+        conflicts_with = "keystore"
+    )]
+    mnemonic_file: Option<PathBuf>,
+    /// Index of the validator's key in the mnemonic's key tree (`--validator.mnemonic-file`).
+    #[arg(long = "validator.index", env = "BASED_VALIDATOR_INDEX", global = true)]
+    index: Option<u32>,
     /// The validator's BLS public key (48-byte compressed hex), instead of a keystore, for
     /// actions that need no signature (`status`, and owner actions).
     #[arg(long = "validator.pubkey", env = "BASED_VALIDATOR_PUBKEY", global = true)]
@@ -67,7 +81,7 @@ enum Action {
     /// Delegate to a committer (the gateway's ECDSA address); effective after the opt-in delay.
     OptIn {
         /// The committer address.
-        #[arg(long = "committer")]
+        #[arg(long = "committer", env = "BASED_VALIDATOR_COMMITTER")]
         committer: Address,
     },
     /// End the delegation; effective after the opt-out delay.
@@ -89,6 +103,9 @@ impl Common {
     /// The validator's public key: from `--validator.pubkey`, else the keystore's `pubkey` field
     /// (no password needed).
     fn pubkey(&self) -> eyre::Result<BlsPublicKey> {
+        if self.pubkey.is_none() && self.mnemonic_file.is_some() {
+            return Ok(self.secret()?.public_key());
+        }
         let bytes = if let Some(hex) = &self.pubkey {
             alloy_primitives::hex::decode(hex).wrap_err("--validator.pubkey is not hex")?
         } else {
@@ -105,8 +122,17 @@ impl Common {
 
     /// Decrypts the validator's BLS secret key and checks it against the keystore's pubkey.
     fn secret(&self) -> eyre::Result<BlsSecretKey> {
-        let path =
-            self.keystore.as_ref().ok_or_else(|| eyre!("--validator.keystore is required"))?;
+        if let Some(path) = &self.mnemonic_file {
+            let index = self
+                .index
+                .ok_or_else(|| eyre!("--validator.mnemonic-file needs --validator.index"))?;
+            let mnemonic = based_keystore::mnemonic::read_mnemonic_file(path)?;
+            let secret = based_keystore::mnemonic::validator_secret(&mnemonic, "", index)?;
+            return Ok(BlsSecretKey::from_bytes(&secret)?);
+        }
+        let path = self.keystore.as_ref().ok_or_else(|| {
+            eyre!("--validator.keystore (or --validator.mnemonic-file) is required")
+        })?;
         let keystore = Keystore::from_file(path)?;
         let pw = password(self.password_file.as_deref(), &path.display().to_string())?;
         let secret = keystore.decrypt(&pw)?;

@@ -5,7 +5,8 @@
 //! - ECDSA signers (L1 senders, owners, committers, the proposer) from a Web3 Secret Storage (v3)
 //!   keystore with a password file, or from an environment variable ([`ecdsa_signer`]); such
 //!   keystores are written by [`encrypt_ecdsa_keystore`] (or geth, or `cast wallet import`);
-//! - passwords from a file or, on a terminal, a prompt ([`password`]).
+//! - passwords from a file or, on a terminal, a prompt ([`password`]);
+//! - validator keys from a BIP-39 mnemonic file, by EIP-2333 / EIP-2334 ([`mnemonic`]; devnets).
 //!
 //! Invariants:
 //! - A secret is only returned after the checksum `sha256(dk[16..32] ‖ ciphertext)` matched, so a
@@ -27,6 +28,8 @@
         clippy::arithmetic_side_effects
     )
 )]
+
+pub mod mnemonic;
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use serde::{Deserialize, Serialize};
@@ -92,6 +95,9 @@ pub enum KeystoreError {
     /// A Web3 Secret Storage keystore could not be decrypted, or the key is invalid.
     #[error("ECDSA key: {0}")]
     Ecdsa(String),
+    /// A BIP-39 mnemonic is malformed (unknown word, wrong length, bad checksum) or empty.
+    #[error("mnemonic: {0}")]
+    Mnemonic(String),
 }
 
 fn params_err(module: &'static str, reason: impl Into<String>) -> KeystoreError {

@@ -336,7 +336,7 @@ fn keyword_bracket(toks: &[Token], from: usize, to: usize, name: &str) -> Option
 }
 
 /// Top-level `NAME = 123` / `NAME = "text"` constants of a file.
-fn constants(src: &str) -> BTreeMap<String, String> {
+pub(crate) fn constants(src: &str) -> BTreeMap<String, String> {
     src.lines()
         .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
         .filter_map(|l| l.split_once(" = "))
@@ -345,6 +345,18 @@ fn constants(src: &str) -> BTreeMap<String, String> {
         })
         .map(|(name, value)| (name.to_string(), value.trim().trim_matches('"').to_string()))
         .collect()
+}
+
+/// The value of the top-level string constant `NAME = "..."` (or `"""..."""`) of a Starlark file,
+/// with Starlark's escapes applied (what the shell of `plan.run_sh` receives).
+pub(crate) fn string_constant(src: &str, name: &str) -> eyre::Result<String> {
+    let toks = tokenize(src)?;
+    toks.windows(3)
+        .find_map(|w| match (&w[0].tok, &w[1].tok, &w[2].tok) {
+            (Tok::Ident(n), Tok::Punct('='), Tok::Str(value)) if n == name => Some(value.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| eyre::eyre!("no string constant {name}"))
 }
 
 /// One `--flag` of a package command line.
@@ -474,11 +486,11 @@ fn services(file: &str, toks: &[Token]) -> eyre::Result<Vec<Service>> {
 // ---------------------------------------------------------------------------------------------
 // The package.
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-fn read(path: &Path) -> eyre::Result<String> {
+pub(crate) fn read(path: &Path) -> eyre::Result<String> {
     std::fs::read_to_string(path).map_err(|e| eyre::eyre!("{}: {e}", path.display()))
 }
 
@@ -703,13 +715,18 @@ fn package_uses_only_real_subcommands_flags_env_vars_and_ports() -> eyre::Result
         }
     }
 
-    // Every BASED_* name in the package is read by some subcommand.
+    // Every BASED_* name in the package is read by some subcommand (at any depth:
+    // `based validator opt-in` reads BASED_VALIDATOR_COMMITTER).
     let mut known_vars = BTreeSet::new();
-    for sub in &help(&[])?.subcommands {
-        if sub == "help" {
-            continue;
+    let mut paths: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = paths.pop() {
+        let page = help(&path)?;
+        known_vars.extend(page.env_vars.iter().cloned());
+        for sub in page.subcommands.iter().filter(|s| *s != "help") {
+            let mut deeper = path.clone();
+            deeper.push(sub.clone());
+            paths.push(deeper);
         }
-        known_vars.extend(help(std::slice::from_ref(sub))?.env_vars.iter().cloned());
     }
     for (var, at) in &based_vars {
         if !known_vars.contains(var) {

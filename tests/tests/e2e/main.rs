@@ -19,6 +19,7 @@ mod gateway_preconf;
 mod gateway_restart;
 mod gateway_under_load;
 mod kurtosis_package;
+mod kurtosis_scripts;
 mod l1_reorg;
 mod l2_transfer;
 mod lookahead_contest;

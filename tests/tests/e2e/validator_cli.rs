@@ -16,16 +16,31 @@ use std::{path::Path, process::Command};
 const OPT_IN_DELAY: u64 = 60;
 const UNREGISTRATION_DELAY: u64 = 120;
 
-/// Runs `based validator <args>`; returns (success, stdout + stderr).
+/// Runs `based validator <args>` with the keystore in `dir`; returns (success, stdout + stderr).
 fn validator(anvil: &Anvil, registry: Address, dir: &Path, args: &[&str]) -> (bool, String) {
+    let keystore = dir.join("keystore.json");
+    let password = dir.join("password.txt");
+    let key: [&std::ffi::OsStr; 4] = [
+        "--validator.keystore".as_ref(),
+        keystore.as_os_str(),
+        "--validator.password-file".as_ref(),
+        password.as_os_str(),
+    ];
+    based_validator(anvil, registry, &key, args)
+}
+
+/// Runs `based validator <args> <key_args>`, the owner key from the environment.
+fn based_validator(
+    anvil: &Anvil,
+    registry: Address,
+    key_args: &[&std::ffi::OsStr],
+    args: &[&str],
+) -> (bool, String) {
     let out = Command::new(based_bin().unwrap())
         .arg("validator")
         .args(args)
         .args(["--l1.rpc-url", &anvil.endpoint(), "--registry.address", &registry.to_string()])
-        .arg("--validator.keystore")
-        .arg(dir.join("keystore.json"))
-        .arg("--validator.password-file")
-        .arg(dir.join("password.txt"))
+        .args(key_args)
         .env("BASED_OWNER_KEY", DEV_KEYS[1])
         .env("RUST_LOG", "warn")
         .output()
@@ -35,10 +50,8 @@ fn validator(anvil: &Anvil, registry: Address, dir: &Path, args: &[&str]) -> (bo
     (out.status.success(), text)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validator_lifecycle_through_the_cli() -> eyre::Result<()> {
-    let _serial = based_tests::serial();
-    let anvil = Anvil::spawn(&AnvilOptions::default())?;
+/// Deploys a Registry (1 ether collateral, the delays above) from dev key 0.
+async fn deploy_registry(anvil: &Anvil) -> eyre::Result<(Address, RegistryConfig)> {
     let deployer: PrivateKeySigner = DEV_KEYS[0].parse()?;
     let l1 = ProviderBuilder::new()
         .wallet(EthereumWallet::from(deployer))
@@ -52,6 +65,71 @@ async fn validator_lifecycle_through_the_cli() -> eyre::Result<()> {
     };
     let tx = TransactionRequest::default().with_deploy_code(registry_creation_code(&config));
     let registry = l1.send_transaction(tx).await?.get_receipt().await?.contract_address.unwrap();
+    Ok((registry, config))
+}
+
+/// A devnet's validators registered and opted in from its public mnemonic (what the Kurtosis
+/// package does for the ethereum-package's validators): `--validator.mnemonic-file` with
+/// `--validator.index` derives the deposit tools' signing key `m/12381/3600/<index>/0/0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validator_keys_from_a_devnet_mnemonic() -> eyre::Result<()> {
+    const MNEMONIC: &str = "giant issue aisle success illegal bike spike question tent bar rely \
+                            arctic volcano long crawl hungry vocal artwork sniff fantasy very \
+                            lucky have athlete";
+    let _serial = based_tests::serial();
+    let anvil = Anvil::spawn(&AnvilOptions::default())?;
+    let (registry, _) = deploy_registry(&anvil).await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("mnemonic.txt");
+    std::fs::write(&file, format!("{MNEMONIC}\n"))?;
+    let mnemonic_args = |index: &'static str| -> Vec<std::ffi::OsString> {
+        vec![
+            "--validator.mnemonic-file".into(),
+            file.clone().into(),
+            "--validator.index".into(),
+            index.into(),
+        ]
+    };
+    let run = |index: &'static str, args: &[&str]| {
+        let key_args = mnemonic_args(index);
+        let key_args: Vec<&std::ffi::OsStr> = key_args.iter().map(|a| a.as_os_str()).collect();
+        based_validator(&anvil, registry, &key_args, args)
+    };
+
+    // Without an index the key is unknown.
+    let file_only = [std::ffi::OsStr::new("--validator.mnemonic-file"), file.as_os_str()];
+    let (ok, out) = based_validator(&anvil, registry, &file_only, &["register"]);
+    assert!(!ok && out.contains("--validator.index"), "{out}");
+
+    let committer = Address::repeat_byte(0xc1);
+    for index in ["0", "1"] {
+        let secret = based_keystore::mnemonic::validator_secret(MNEMONIC, "", index.parse()?)?;
+        let pubkey = BlsSecretKey::from_bytes(&secret)?.public_key();
+        let (ok, out) = run(index, &["register"]);
+        assert!(ok && out.contains(&pubkey.hash().to_string()), "{out}");
+        let (ok, out) = run(index, &["opt-in", "--committer", &committer.to_string()]);
+        assert!(ok, "{out}");
+        let (ok, out) = run(index, &["status"]);
+        assert!(ok && out.contains(&committer.to_string()), "{out}");
+    }
+    // Validator 0 is the ethereum-package's first genesis validator.
+    let secret = based_keystore::mnemonic::validator_secret(MNEMONIC, "", 0)?;
+    assert_eq!(
+        alloy_primitives::hex::encode(BlsSecretKey::from_bytes(&secret)?.public_key().compressed()),
+        "aaf6c1251e73fb600624937760fef218aace5b253bf068ed45398aeb29d821e4d2899343ddcbbe37cb3f6cf500dff26c"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validator_lifecycle_through_the_cli() -> eyre::Result<()> {
+    let _serial = based_tests::serial();
+    let anvil = Anvil::spawn(&AnvilOptions::default())?;
+    let deployer: PrivateKeySigner = DEV_KEYS[0].parse()?;
+    let l1 = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(deployer))
+        .connect_http(anvil.endpoint().parse()?);
+    let (registry, config) = deploy_registry(&anvil).await?;
 
     // The validator's BLS key in an EIP-2335 keystore, its password in a file.
     let dir = tempfile::tempdir()?;
