@@ -108,8 +108,8 @@ pub(crate) struct GatewayArgs {
     )]
     promise_lead_ms: u64,
     /// `eth_sendRawTransaction` of a transaction the gateway has no slot to promise for (none of
-    /// the next slots is its committer's) hands it to the proposer as an ordinary transaction and
-    /// answers its hash (no commitment). Off: refused with -32011, so an answered hash always
+    /// the next slots is its committer's) hands it to the node (which forwards it to its
+    /// proposer) as an ordinary transaction and answers its hash (no commitment). Off: refused with -32011, so an answered hash always
     /// means a promise.
     #[arg(
         long = "gateway.forward-unpromised",

@@ -61,8 +61,9 @@ pub struct ServerSettings {
     /// Most concurrent connections.
     pub max_connections: u32,
     /// Where `eth_sendRawTransaction` hands a transaction it cannot promise because the gateway
-    /// has no slot to promise for (the proposer's `eth_sendRawTransaction`: posted as an ordinary
-    /// transaction, no promise). `None`: refused with -32011.
+    /// has no slot to promise for (an `eth_sendRawTransaction` endpoint: [`launch`] uses the
+    /// node's, which forwards it to its proposer; posted as an ordinary transaction, no promise).
+    /// `None`: refused with -32011.
     pub unpromised_url: Option<String>,
 }
 
@@ -768,7 +769,8 @@ pub struct LaunchConfig {
     /// (the promises break; see [`GatewayServer::with_poster`]). `None` in production.
     pub withhold_promises: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// `eth_sendRawTransaction` of a transaction the gateway has no slot to promise for hands it
-    /// to the proposer as an ordinary one instead of refusing it ([`ServerSettings::unpromised_url`]).
+    /// to the node (which forwards it to its proposer) as an ordinary one instead of refusing it
+    /// ([`ServerSettings::unpromised_url`]).
     pub forward_unpromised: bool,
 }
 
@@ -809,10 +811,12 @@ where
     let gateway = Arc::new(gateway);
     let settings = ServerSettings {
         addr: cfg.addr,
+        // Through the node, which forwards it to its proposer and counts it in the sender's
+        // `pending` nonce (the wallet's next transaction gets the next nonce).
+        unpromised_url: cfg.forward_unpromised.then(|| cfg.node_url.clone()),
         node_url: Some(cfg.node_url),
         max_request_bytes: cfg.max_request_bytes,
         max_connections: cfg.max_connections,
-        unpromised_url: if cfg.forward_unpromised { cfg.proposer_url.clone() } else { None },
     };
     let server = GatewayServer::start(gateway.clone(), settings)
         .await?

@@ -562,6 +562,17 @@ impl TxForwarder for SwappableForwarder {
             None => Err(ForwardError::Transport("no proposer configured (--proposer.url)".into())),
         }
     }
+
+    async fn pool_nonces(
+        &self,
+        address: alloy_primitives::Address,
+    ) -> Result<Vec<u64>, ForwardError> {
+        let target = self.inner.read().ok().and_then(|i| i.clone());
+        match target {
+            Some(f) => f.pool_nonces(address).await,
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -382,6 +382,21 @@ impl TxPool {
         }
     }
 
+    /// The nonces of `sender`'s queued transactions (both lanes), ascending, without repeats.
+    pub fn nonces_of(&self, sender: Address) -> Vec<u64> {
+        let inner = self.lock();
+        let mut nonces: Vec<u64> = inner
+            .promised
+            .iter()
+            .chain(inner.queue.iter())
+            .filter(|tx| tx.sender == sender)
+            .map(|tx| tx.nonce)
+            .collect();
+        nonces.sort_unstable();
+        nonces.dedup();
+        nonces
+    }
+
     /// Number of queued transactions.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -5,7 +5,7 @@ use crate::{
     pool::{PoolError, TxPool},
     posting::{PostingStats, PostingStatus, unix_now_ms},
 };
-use alloy_primitives::{B256, Bytes, U64};
+use alloy_primitives::{Address, B256, Bytes, U64};
 use jsonrpsee::{
     core::RpcResult,
     proc_macros::rpc,
@@ -33,6 +33,11 @@ pub trait ProposerRpc {
     /// Number of transactions waiting for a proposal.
     #[method(name = "based_pendingTransactionCount")]
     async fn pending_count(&self) -> RpcResult<U64>;
+
+    /// The nonces of `address`'s transactions waiting for a proposal, ascending: what a node adds
+    /// to its `pending` nonce (`eth_getTransactionCount(.., "pending")`), as geth counts its pool.
+    #[method(name = "based_poolNonces")]
+    async fn pool_nonces(&self, address: Address) -> RpcResult<Vec<U64>>;
 
     /// The measured posting latency of promised transactions ([`PostingStatus`]): what a gateway
     /// needs to promise only slots this proposer can meet.
@@ -89,6 +94,10 @@ impl ProposerRpcServer for Api {
 
     async fn pending_count(&self) -> RpcResult<U64> {
         Ok(U64::from(self.pool.len()))
+    }
+
+    async fn pool_nonces(&self, address: Address) -> RpcResult<Vec<U64>> {
+        Ok(self.pool.nonces_of(address).into_iter().map(U64::from).collect())
     }
 
     async fn posting_status(&self) -> RpcResult<PostingStatus> {
@@ -180,6 +189,37 @@ mod tests {
         let err = client.send_raw_transaction(Bytes::from_static(&[0x02, 0x01])).await.unwrap_err();
         assert_eq!(call_error(err).0, based_admission::INVALID_PARAMS);
         assert_eq!(client.pending_count().await.unwrap(), U64::ZERO);
+        handle.stop().unwrap();
+        handle.stopped().await;
+    }
+
+    #[tokio::test]
+    async fn reports_the_queued_nonces_of_a_sender() {
+        let pool = Arc::new(TxPool::new(4242, 8));
+        let (addr, handle) = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::clone(&pool),
+            4242,
+            None,
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
+        let (sender, first) = tx(1, 0, 21_000);
+        assert!(client.pool_nonces(sender).await.unwrap().is_empty());
+        client.send_raw_transaction(tx(1, 1, 21_000).1).await.unwrap();
+        client.send_raw_transaction(first).await.unwrap();
+        client.send_promised_transaction(tx(1, 2, 21_000).1).await.unwrap();
+        client.send_raw_transaction(tx(2, 7, 21_000).1).await.unwrap();
+        assert_eq!(
+            client.pool_nonces(sender).await.unwrap(),
+            vec![U64::from(0), U64::from(1), U64::from(2)]
+        );
+        // Taken for a proposal: no longer waiting.
+        pool.take(usize::MAX, usize::MAX);
+        assert!(client.pool_nonces(sender).await.unwrap().is_empty());
         handle.stop().unwrap();
         handle.stopped().await;
     }

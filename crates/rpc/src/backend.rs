@@ -272,6 +272,12 @@ pub enum ForwardError {
 pub trait TxForwarder: Send + Sync + 'static {
     /// Forwards the raw transaction.
     async fn forward(&self, raw: Bytes) -> Result<B256, ForwardError>;
+
+    /// The nonces of `address`'s transactions the proposer holds but has not proposed yet,
+    /// ascending (the `pending` nonce counts them). Default: none known.
+    async fn pool_nonces(&self, _address: Address) -> Result<Vec<u64>, ForwardError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Adapts any revm [`DatabaseRef`] (e.g. the store's state reader) into a [`StateView`].

@@ -24,6 +24,7 @@ use crate::{
     error::{self, RpcError},
     evm::{self, CallParams},
     filters::{FilterLimits, Filters},
+    forwarded::Forwarded,
     preconf::{PendingBlock, PreconfError, PreconfList, PreconfStatus, Preconfirmation},
     server::RpcDeps,
     trace,
@@ -64,6 +65,8 @@ const STATE_RESOLVE_ATTEMPTS: usize = 3;
 pub(crate) struct EthHandler {
     pub(crate) deps: Arc<RpcDeps>,
     filters: Arc<Filters>,
+    /// Transactions forwarded to the proposer, for the `pending` nonce.
+    forwarded: Arc<Forwarded>,
     /// Slots for expensive requests ([`crate::RpcConfig::max_concurrent_calls`]).
     expensive: Arc<Semaphore>,
 }
@@ -74,7 +77,28 @@ impl std::fmt::Debug for EthHandler {
     }
 }
 
+/// How long `eth_getTransactionCount(.., "pending")` waits for the proposer's queued nonces.
+const POOL_NONCES_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl EthHandler {
+    /// The nonces of `address`'s transactions the proposer still holds (none if it does not
+    /// answer within [`POOL_NONCES_TIMEOUT`]).
+    async fn pool_nonces(&self, address: Address) -> Vec<u64> {
+        match tokio::time::timeout(POOL_NONCES_TIMEOUT, self.deps.forwarder.pool_nonces(address))
+            .await
+        {
+            Ok(Ok(nonces)) => nonces,
+            Ok(Err(err)) => {
+                debug!(target: "rpc::eth", %address, %err, "proposer's queued nonces unavailable");
+                Vec::new()
+            }
+            Err(_) => {
+                debug!(target: "rpc::eth", %address, "proposer's queued nonces timed out");
+                Vec::new()
+            }
+        }
+    }
+
     pub(crate) fn new(deps: Arc<RpcDeps>) -> Self {
         let config = &deps.config;
         let limits = FilterLimits {
@@ -84,7 +108,7 @@ impl EthHandler {
         };
         let filters = Filters::new(deps.events.clone(), limits);
         let expensive = Arc::new(Semaphore::new(config.max_concurrent_calls.max(1)));
-        Self { deps, filters, expensive }
+        Self { deps, filters, expensive, forwarded: Arc::default() }
     }
 
     /// `eth_getProof` at a block (`pending` has no state root: answered at `latest`).
@@ -520,7 +544,8 @@ impl EthHandler {
     }
 
     /// Decodes and checks a raw transaction; returns its hash.
-    fn check_raw_transaction(&self, bytes: &Bytes) -> error::RpcResult<B256> {
+    /// Checks a raw transaction; returns its hash, sender and nonce.
+    fn check_raw_transaction(&self, bytes: &Bytes) -> error::RpcResult<(B256, Address, u64)> {
         if bytes.len() > MAX_RAW_TX_SIZE {
             return Err(RpcError::InvalidTransaction("oversized data".into()));
         }
@@ -543,8 +568,8 @@ impl EthHandler {
             None if tx.tx_type() == TxType::Legacy => {}
             got => return Err(RpcError::InvalidChainId { expected, got }),
         }
-        tx.recover_signer().map_err(|_| RpcError::InvalidSignature)?;
-        Ok(*tx.tx_hash())
+        let sender = tx.recover_signer().map_err(|_| RpcError::InvalidSignature)?;
+        Ok((*tx.tx_hash(), sender, tx.nonce()))
     }
 
     /// [`Self::run_blocking`] for an expensive request: waits at most
@@ -680,6 +705,11 @@ impl EthApiServer for EthHandler {
 
     async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        // `pending` also counts what this node forwarded and what the proposer holds for the
+        // sender, as geth counts its pool: a wallet sending several transactions in a row gets
+        // consecutive nonces (crate::forwarded). A proposer that does not answer quickly only
+        // leaves out what it holds from other sources.
+        let queued = if pending { self.pool_nonces(address).await } else { Vec::new() };
         ok(self.state_at(block).and_then(|(_, state)| {
             let nonce = state
                 .basic_ref(address)
@@ -687,7 +717,9 @@ impl EthApiServer for EthHandler {
                 .map(|a| a.nonce)
                 .unwrap_or_default();
             let nonce = if pending {
-                nonce.max(self.deps.based.pending_nonce(address).unwrap_or_default())
+                let executed =
+                    nonce.max(self.deps.based.pending_nonce(address).unwrap_or_default());
+                self.forwarded.next_nonce(address, executed, &queued, std::time::Instant::now())
             } else {
                 nonce
             };
@@ -882,8 +914,8 @@ impl EthApiServer for EthHandler {
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        let hash = match self.check_raw_transaction(&bytes) {
-            Ok(hash) => hash,
+        let (hash, sender, nonce) = match self.check_raw_transaction(&bytes) {
+            Ok(checked) => checked,
             Err(err) => {
                 debug!(target: "rpc::eth", %err, "rejected raw transaction");
                 return Err(err.into());
@@ -895,6 +927,7 @@ impl EthApiServer for EthHandler {
                     warn!(target: "rpc::eth", %hash, %returned, "proposer returned a different tx hash");
                 }
                 debug!(target: "rpc::eth", %hash, "forwarded transaction");
+                self.forwarded.record(sender, nonce, std::time::Instant::now());
                 self.deps.events.publish_pending(hash);
                 Ok(hash)
             }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U64};
 use jsonrpsee::{
     core::{ClientError, async_trait, client::ClientT},
     http_client::{HttpClient, HttpClientBuilder},
@@ -42,6 +42,16 @@ impl HttpForwarder {
 
 #[async_trait]
 impl TxForwarder for HttpForwarder {
+    /// `based_poolNonces` of the proposer; a proposer without the method (`-32601`) holds none
+    /// that it reports.
+    async fn pool_nonces(&self, address: Address) -> Result<Vec<u64>, ForwardError> {
+        match self.client.request::<Vec<U64>, _>("based_poolNonces", rpc_params![address]).await {
+            Ok(nonces) => Ok(nonces.into_iter().map(|n| n.to::<u64>()).collect()),
+            Err(ClientError::Call(obj)) if obj.code() == -32601 => Ok(Vec::new()),
+            Err(other) => Err(ForwardError::Transport(other.to_string())),
+        }
+    }
+
     async fn forward(&self, raw: Bytes) -> Result<B256, ForwardError> {
         self.client.request::<B256, _>("eth_sendRawTransaction", rpc_params![raw]).await.map_err(
             |err| match err {

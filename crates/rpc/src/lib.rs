@@ -58,6 +58,7 @@ mod eth;
 mod events;
 mod evm;
 mod filters;
+mod forwarded;
 mod forwarder;
 mod preconf;
 mod server;

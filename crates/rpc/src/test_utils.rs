@@ -568,10 +568,17 @@ pub struct MockForwarder {
     pub received: Mutex<Vec<Bytes>>,
     /// If set, every forward fails with this error.
     pub reject_with: Mutex<Option<ForwardError>>,
+    /// Nonces answered by `pool_nonces` (default none).
+    pub pool: Mutex<Vec<u64>>,
 }
 
 #[async_trait]
 impl TxForwarder for MockForwarder {
+    /// [`Self::pool`]: what the "proposer" reports holding (for any address).
+    async fn pool_nonces(&self, _address: Address) -> Result<Vec<u64>, ForwardError> {
+        Ok(self.pool.lock().expect("lock").clone())
+    }
+
     async fn forward(&self, raw: Bytes) -> Result<B256, ForwardError> {
         if let Some(err) = self.reject_with.lock().expect("lock").clone() {
             return Err(err);

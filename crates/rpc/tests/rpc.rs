@@ -875,3 +875,79 @@ async fn pending_tag_reads_the_preconfirmed_state() {
     assert_eq!((code, data), (-32013, Some(json!({"got": 9, "expected": 7}))));
     f.handle.stop().await;
 }
+
+/// `eth_getTransactionCount(.., "pending")` counts what this node forwarded to the proposer (and
+/// what the proposer reports holding), as geth counts its pool: a wallet sending several
+/// transactions in a row gets consecutive nonces before any of them is in a block.
+#[tokio::test]
+async fn pending_nonce_counts_forwarded_transactions() {
+    let f = setup(|_| {}).await;
+    let c = &f.client;
+    let count = |tag: &'static str| {
+        let c = c.clone();
+        async move { raw(&c, "eth_getTransactionCount", rpc_params![dev(), tag]).await.unwrap() }
+    };
+    assert_eq!(count("pending").await, json!("0x5"));
+    for nonce in [5, 6] {
+        let tx = eip1559(nonce, TxKind::Call(RECIPIENT), 1, Bytes::new());
+        raw(c, "eth_sendRawTransaction", rpc_params![Bytes::from(tx.encoded_2718())])
+            .await
+            .unwrap();
+    }
+    assert_eq!(count("pending").await, json!("0x7"));
+    assert_eq!(count("latest").await, json!("0x5"), "latest is the chain's");
+    // A transaction after a gap does not count; what the proposer holds fills the gap.
+    let after_gap = eip1559(8, TxKind::Call(RECIPIENT), 1, Bytes::new());
+    raw(c, "eth_sendRawTransaction", rpc_params![Bytes::from(after_gap.encoded_2718())])
+        .await
+        .unwrap();
+    assert_eq!(count("pending").await, json!("0x7"));
+    *f.forwarder.pool.lock().unwrap() = vec![7];
+    assert_eq!(count("pending").await, json!("0x9"));
+    *f.forwarder.pool.lock().unwrap() = Vec::new();
+    // A refused forward counts nothing.
+    *f.forwarder.reject_with.lock().unwrap() =
+        Some(ForwardError::Transport("proposer down".into()));
+    let refused = eip1559(7, TxKind::Call(RECIPIENT), 1, Bytes::new());
+    raw(c, "eth_sendRawTransaction", rpc_params![Bytes::from(refused.encoded_2718())])
+        .await
+        .unwrap_err();
+    assert_eq!(count("pending").await, json!("0x7"));
+    // Once executed, the chain's nonce is the answer again.
+    let mined: Vec<TxEnvelope> =
+        [5, 6].map(|n| eip1559(n, TxKind::Call(RECIPIENT), 1, Bytes::new())).to_vec();
+    assert!(f.chain.mine(mined).skipped.is_empty());
+    assert_eq!(count("latest").await, json!("0x7"));
+    assert_eq!(count("pending").await, json!("0x7"));
+    f.handle.stop().await;
+}
+
+/// [`based_rpc::HttpForwarder`] reads the proposer's `based_poolNonces`; an endpoint without the
+/// method holds nothing it reports.
+#[tokio::test]
+async fn http_forwarder_reads_the_proposers_queued_nonces() {
+    let mut module = jsonrpsee::RpcModule::new(());
+    module
+        .register_method("based_poolNonces", |params, _, _| {
+            let (address,): (Address,) = params.parse().unwrap();
+            if address == dev() { vec![U64::from(5), U64::from(6)] } else { Vec::new() }
+        })
+        .unwrap();
+    let server =
+        jsonrpsee::server::Server::builder().build(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let server = server.unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.start(module);
+    let fwd = based_rpc::HttpForwarder::new(&format!("http://{addr}")).unwrap();
+    assert_eq!(based_rpc::TxForwarder::pool_nonces(&fwd, dev()).await.unwrap(), vec![5, 6]);
+    assert!(based_rpc::TxForwarder::pool_nonces(&fwd, RECIPIENT).await.unwrap().is_empty());
+    handle.stop().unwrap();
+    handle.stopped().await;
+
+    let upstream = setup(|_| {}).await; // serves no based_poolNonces
+    let fwd = based_rpc::HttpForwarder::new(&upstream.handle.http_url()).unwrap();
+    assert!(based_rpc::TxForwarder::pool_nonces(&fwd, dev()).await.unwrap().is_empty());
+    upstream.handle.stop().await;
+    let err = based_rpc::TxForwarder::pool_nonces(&fwd, dev()).await.unwrap_err();
+    assert!(matches!(err, ForwardError::Transport(_)), "{err:?}");
+}

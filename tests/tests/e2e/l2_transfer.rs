@@ -41,6 +41,24 @@ async fn transfer_lands_in_a_derived_block() -> eyre::Result<()> {
         origin["l1BlockHash"].as_str().unwrap_or_default()
     );
 
+    // A wallet sending several transactions in a row asks the node for the `pending` nonce before
+    // each: it counts the ones still on their way to a proposal, so each gets the next nonce and
+    // all of them land.
+    let sender = based_devnet::dev_signer(1).expect("dev key 1").address();
+    let first_nonce = p.get_transaction_count(sender).pending().await?;
+    let mut hashes = Vec::new();
+    for i in 1..=3u64 {
+        hashes.push(send_transfer(&l2, 1, to, U256::from(i)).await?);
+    }
+    assert_eq!(p.get_transaction_count(sender).pending().await?, first_nonce + 3);
+    for (i, hash) in hashes.into_iter().enumerate() {
+        let receipt = wait_for_receipt(&l2, hash).await?;
+        assert!(receipt.status(), "transfer {i} reverted");
+        let tx = p.get_transaction_by_hash(hash).await?.expect("transaction is indexed");
+        assert_eq!(alloy_consensus::Transaction::nonce(&tx), first_nonce + i as u64);
+    }
+    assert_eq!(p.get_transaction_count(sender).await?, first_nonce + 3);
+
     net.stop().await;
     Ok(())
 }
