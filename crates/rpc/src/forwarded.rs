@@ -15,7 +15,7 @@ use std::{
 };
 
 /// How long a forwarded transaction counts for the `pending` nonce if it is not executed.
-pub(crate) const FORWARDED_TTL: Duration = Duration::from_secs(300);
+pub(crate) const FORWARDED_TTL: Duration = Duration::from_secs(120);
 /// Most forwarded transactions tracked.
 pub(crate) const MAX_TRACKED: usize = 10_000;
 
