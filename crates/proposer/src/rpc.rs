@@ -171,9 +171,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn rejects_garbage_with_invalid_params_and_counts_pending() {
-        let pool = Arc::new(TxPool::new(4242, 8));
+    /// A proposer RPC over `pool` (no account source) on 127.0.0.1:0 and a client of it.
+    async fn serve(pool: Arc<TxPool>) -> (jsonrpsee::http_client::HttpClient, ServerHandle) {
         let (addr, handle) = start(
             "127.0.0.1:0".parse().unwrap(),
             pool,
@@ -184,7 +183,12 @@ mod tests {
         )
         .await
         .unwrap();
-        let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
+        (HttpClientBuilder::default().build(format!("http://{addr}")).unwrap(), handle)
+    }
+
+    #[tokio::test]
+    async fn rejects_garbage_with_invalid_params_and_counts_pending() {
+        let (client, handle) = serve(Arc::new(TxPool::new(4242, 8))).await;
         assert_eq!(client.chain_id().await.unwrap(), U64::from(4242));
         let err = client.send_raw_transaction(Bytes::from_static(&[0x02, 0x01])).await.unwrap_err();
         assert_eq!(call_error(err).0, based_admission::INVALID_PARAMS);
@@ -196,17 +200,7 @@ mod tests {
     #[tokio::test]
     async fn reports_the_queued_nonces_of_a_sender() {
         let pool = Arc::new(TxPool::new(4242, 8));
-        let (addr, handle) = start(
-            "127.0.0.1:0".parse().unwrap(),
-            Arc::clone(&pool),
-            4242,
-            None,
-            Default::default(),
-            Default::default(),
-        )
-        .await
-        .unwrap();
-        let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
+        let (client, handle) = serve(Arc::clone(&pool)).await;
         let (sender, first) = tx(1, 0, 21_000);
         assert!(client.pool_nonces(sender).await.unwrap().is_empty());
         client.send_raw_transaction(tx(1, 1, 21_000).1).await.unwrap();
