@@ -981,8 +981,10 @@ impl<N: PendingNode, K: CommitSigner> Gateway<N, K> {
             let mut promised = self.lock()?;
             if promised.keys.get(&conflict_key(&itx)).is_some_and(|v| *v != conflict_value(&itx)) {
                 return Err(GatewayError::Conflict(format!(
-                    "nonce {} of {} is already promised",
-                    itx.nonce, itx.sender
+                    "nonce {} of {} is already promised (the sender's next nonce is \
+                     eth_getTransactionCount(\"{}\", \"pending\"); `latest` lags until the \
+                     promised transaction lands)",
+                    itx.nonce, itx.sender, itx.sender
                 )));
             }
             let used = promised.slots.get(&itx.slot).copied().unwrap_or_default();
