@@ -2,7 +2,9 @@
 //! commitment a gateway issues is watched, without anyone calling `based_watchCommitment`.
 //!
 //! A follower polls one gateway's `commitments_since(from, limit)` (docs/gateway.md, "Commitment
-//! feed"), hands each commitment to the watchtower exactly as `based_watchCommitment` would (same
+//! feed"); a WebSocket subscription to the same feed (`commitments_subscribe`, on the gateway's
+//! port), when the gateway offers one, wakes it at once on each new commitment, so the poll
+//! interval is only the fallback. It hands each commitment to the watchtower exactly as `based_watchCommitment` would (same
 //! checks: inclusion type, this slasher, a signature that recovers, a decodable payload) and keeps
 //! its cursor, the sequence number of the next commitment to read, durably in `feeds.json` next
 //! to the watchtower's store.
@@ -37,6 +39,62 @@ pub const CURSORS_FILE: &str = "feeds.json";
 pub const FEED_PAGE: u64 = 1000;
 /// Timeout of one feed request.
 const FEED_TIMEOUT: Duration = Duration::from_secs(10);
+/// Wait before subscribing again after the feed's WebSocket failed or closed.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(2);
+
+/// The WebSocket URL of a gateway's HTTP URL (same host and port).
+fn ws_url(url: &str) -> Option<String> {
+    if let Some(rest) = url.strip_prefix("http://") {
+        Some(format!("ws://{rest}"))
+    } else {
+        url.strip_prefix("https://").map(|rest| format!("wss://{rest}"))
+    }
+}
+
+/// Wakes `wake` on every item of the gateway's `commitments_subscribe` feed (new commitments
+/// only), subscribing again after a failure. Only a signal: the poll reads and checks the items.
+async fn wake_on_new_commitments(url: String, wake: Arc<tokio::sync::Notify>) {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    let Some(ws) = ws_url(&url) else { return };
+    loop {
+        let subscribed = async {
+            let client = jsonrpsee::ws_client::WsClientBuilder::default()
+                .connection_timeout(FEED_TIMEOUT)
+                .build(&ws)
+                .await?;
+            let mut sub = client
+                .subscribe::<serde_json::Value, _>(
+                    "commitments_subscribe",
+                    jsonrpsee::rpc_params![],
+                    "commitments_unsubscribe",
+                )
+                .await?;
+            debug!(target: "watchtower", gateway = %url, "subscribed to the commitment feed");
+            // Anything missed while subscribing is read by the poll that follows.
+            wake.notify_one();
+            while let Some(item) = sub.next().await {
+                if item.is_err() {
+                    break;
+                }
+                wake.notify_one();
+            }
+            Ok::<(), jsonrpsee::core::client::Error>(())
+        };
+        if let Err(e) = subscribed.await {
+            debug!(target: "watchtower", gateway = %url, error = %e, "no commitment feed subscription; polling");
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Where feed commitments go: the watchtower ([`crate::Watchtower`]), or a fake in tests.
 pub trait FeedSink: Send + Sync + 'static {
@@ -136,7 +194,8 @@ fn normalize(url: &str) -> String {
 }
 
 /// Starts following the feed of the gateway at `url` into `sink` until `stop` turns true (or its
-/// sender is dropped), polling every `interval` when caught up.
+/// sender is dropped), polling every `interval` when caught up, and at once when the gateway's
+/// WebSocket feed announces a new commitment.
 pub(crate) fn follow(
     url: &str,
     sink: Arc<dyn FeedSink>,
@@ -154,6 +213,9 @@ pub(crate) fn follow(
     let task = tokio::spawn(async move {
         let client = reqwest::Client::builder().timeout(FEED_TIMEOUT).build().unwrap_or_default();
         info!(target: "watchtower", gateway = %url, from = cursors.get(&url), "following a gateway's commitment feed");
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let _subscription =
+            AbortOnDrop(tokio::spawn(wake_on_new_commitments(url.clone(), wake.clone())));
         loop {
             let more = match poll(&client, &url, sink.as_ref(), &cursors, &state).await {
                 Ok(more) => {
@@ -172,6 +234,7 @@ pub(crate) fn follow(
             if !more {
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
+                    _ = wake.notified() => {}
                     _ = stop.changed() => return,
                 }
             }

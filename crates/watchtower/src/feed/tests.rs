@@ -18,7 +18,8 @@ struct Feed {
     asked: Mutex<Vec<u64>>,
 }
 
-async fn serve(feed: Arc<Feed>) -> (String, ServerHandle) {
+/// The fake gateway's `commitments_since`.
+fn feed_module(feed: Arc<Feed>) -> RpcModule<Arc<Feed>> {
     let mut module = RpcModule::new(feed);
     module
         .register_method("commitments_since", |params, feed, _| {
@@ -33,6 +34,11 @@ async fn serve(feed: Arc<Feed>) -> (String, ServerHandle) {
             )
         })
         .unwrap();
+    module
+}
+
+async fn serve(feed: Arc<Feed>) -> (String, ServerHandle) {
+    let module = feed_module(feed);
     let server = Server::builder().build("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", server.local_addr().unwrap());
     (url, server.start(module))
@@ -173,4 +179,53 @@ fn damaged_cursor_file_reads_as_empty() {
     assert_eq!(cursors.get("http://x"), 0);
     cursors.set("http://x", 5).unwrap();
     assert_eq!(FeedCursors::open(&path).unwrap().get("http://x"), 5);
+}
+
+/// A gateway with the WebSocket feed: a new commitment is read at once, not at the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_wakes_the_follower_before_its_next_poll() {
+    let feed = Arc::new(Feed::default());
+    feed.items.lock().unwrap().push(json(&signed(0, SLASHER)));
+    let announce = Arc::new(tokio::sync::Notify::new());
+    let mut module = feed_module(feed.clone());
+    let on_new = announce.clone();
+    module
+        .register_subscription(
+            "commitments_subscribe",
+            "commitments_subscription",
+            "commitments_unsubscribe",
+            move |_, pending, _, _| {
+                let on_new = on_new.clone();
+                async move {
+                    let sink = pending.accept().await?;
+                    loop {
+                        on_new.notified().await;
+                        let item =
+                            serde_json::value::to_raw_value(&serde_json::json!({"number": 1}))?;
+                        if sink.send(item).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            },
+        )
+        .unwrap();
+    let server = Server::builder().build("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    let handle = server.start(module);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cursors = Arc::new(FeedCursors::open(&dir.path().join(CURSORS_FILE)).unwrap());
+    let sink = sink();
+    let (_stop_tx, stop) = watch::channel(false);
+    // A poll interval far beyond the test's patience: only the subscription can wake it.
+    let follower = follow(&url, sink.clone(), cursors, Duration::from_secs(600), stop);
+    until("the first commitment", || status(&follower).watched == 1).await;
+    // Give the subscription time to be set up, then announce a new commitment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    feed.items.lock().unwrap().push(json(&signed(1, SLASHER)));
+    announce.notify_waiters();
+    until("the announced commitment", || status(&follower).watched == 2).await;
+    follower.task.abort();
+    handle.stop().unwrap();
 }
