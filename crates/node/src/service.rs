@@ -543,6 +543,11 @@ pub struct SwappableForwarder {
 }
 
 impl SwappableForwarder {
+    /// The current target, if set.
+    fn target(&self) -> Option<Arc<HttpForwarder>> {
+        self.inner.read().ok().and_then(|i| i.clone())
+    }
+
     /// Forwards to `url` from now on.
     pub fn set(&self, url: &str) -> Result<(), ForwardError> {
         let f = Arc::new(HttpForwarder::new(url)?);
@@ -556,8 +561,7 @@ impl SwappableForwarder {
 #[jsonrpsee::core::async_trait]
 impl TxForwarder for SwappableForwarder {
     async fn forward(&self, raw: Bytes) -> Result<B256, ForwardError> {
-        let target = self.inner.read().ok().and_then(|i| i.clone());
-        match target {
+        match self.target() {
             Some(f) => f.forward(raw).await,
             None => Err(ForwardError::Transport("no proposer configured (--proposer.url)".into())),
         }
@@ -567,8 +571,7 @@ impl TxForwarder for SwappableForwarder {
         &self,
         address: alloy_primitives::Address,
     ) -> Result<Vec<u64>, ForwardError> {
-        let target = self.inner.read().ok().and_then(|i| i.clone());
-        match target {
+        match self.target() {
             Some(f) => f.pool_nonces(address).await,
             None => Ok(Vec::new()),
         }

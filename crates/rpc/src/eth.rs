@@ -543,8 +543,7 @@ impl EthHandler {
         ))
     }
 
-    /// Decodes and checks a raw transaction; returns its hash.
-    /// Checks a raw transaction; returns its hash, sender and nonce.
+    /// Decodes and checks a raw transaction; returns its hash, sender and nonce.
     fn check_raw_transaction(&self, bytes: &Bytes) -> error::RpcResult<(B256, Address, u64)> {
         if bytes.len() > MAX_RAW_TX_SIZE {
             return Err(RpcError::InvalidTransaction("oversized data".into()));

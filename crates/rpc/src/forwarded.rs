@@ -3,9 +3,10 @@
 //! (each asking `eth_getTransactionCount(.., "pending")`) gets consecutive nonces while the
 //! earlier ones wait in the proposer's pool, ride in a proposal or wait for derivation.
 //!
-//! Invariants: at most [`MAX_TRACKED`] entries (the oldest are forgotten first); an entry is
-//! forgotten once its nonce is below the sender's executed (pending-state) nonce, or after
-//! [`FORWARDED_TTL`] (a transaction the proposer dropped stops counting then).
+//! Invariants: at most [`MAX_TRACKED`] entries (the oldest are forgotten first); an entry stops
+//! counting once its nonce is below the sender's executed (pending-state) nonce, or after
+//! [`FORWARDED_TTL`] (a transaction the proposer dropped stops counting then). Expired entries of
+//! other senders are swept at most once per [`FORWARDED_TTL`], so recording stays O(log n).
 
 use alloy_primitives::Address;
 use std::{
@@ -30,6 +31,8 @@ struct Inner {
     /// Per sender: nonce -> when it was forwarded.
     by_sender: HashMap<Address, BTreeMap<u64, Instant>>,
     count: usize,
+    /// When expired entries were last swept ([`Inner::forget_older_than`]).
+    last_sweep: Option<Instant>,
 }
 
 impl Inner {
@@ -71,8 +74,14 @@ impl Forwarded {
     /// Records that `sender`'s transaction with `nonce` was handed to the proposer at `now`.
     pub(crate) fn record(&self, sender: Address, nonce: u64, now: Instant) {
         let mut inner = self.lock();
-        if let Some(cutoff) = now.checked_sub(FORWARDED_TTL) {
-            inner.forget_older_than(cutoff);
+        let sweep_due = inner
+            .last_sweep
+            .is_none_or(|last| now.saturating_duration_since(last) >= FORWARDED_TTL);
+        if sweep_due || inner.count >= MAX_TRACKED {
+            if let Some(cutoff) = now.checked_sub(FORWARDED_TTL) {
+                inner.forget_older_than(cutoff);
+            }
+            inner.last_sweep = Some(now);
         }
         if inner.count >= MAX_TRACKED {
             inner.forget_oldest();
@@ -94,24 +103,17 @@ impl Forwarded {
     ) -> u64 {
         let mut inner = self.lock();
         let cutoff = now.checked_sub(FORWARDED_TTL);
+        let mut nonces = inner.by_sender.remove(&sender).unwrap_or_default();
+        let before = nonces.len();
+        nonces.retain(|n, at| *n >= executed && cutoff.is_none_or(|c| *at >= c));
+        inner.count = inner.count.saturating_sub(before.saturating_sub(nonces.len()));
         let mut next = executed;
-        let mut removed = 0usize;
-        if let Some(nonces) = inner.by_sender.get_mut(&sender) {
-            let before = nonces.len();
-            nonces.retain(|n, at| *n >= executed && cutoff.is_none_or(|c| *at >= c));
-            removed = before.saturating_sub(nonces.len());
-            while nonces.contains_key(&next) || queued.contains(&next) {
-                next = next.saturating_add(1);
-            }
-            if nonces.is_empty() {
-                inner.by_sender.remove(&sender);
-            }
-        } else {
-            while queued.contains(&next) {
-                next = next.saturating_add(1);
-            }
+        while nonces.contains_key(&next) || queued.contains(&next) {
+            next = next.saturating_add(1);
         }
-        inner.count = inner.count.saturating_sub(removed);
+        if !nonces.is_empty() {
+            inner.by_sender.insert(sender, nonces);
+        }
         next
     }
 }
