@@ -73,8 +73,8 @@ enum SlashAction {
         /// The `Lookahead` contract.
         #[arg(long = "lookahead", env = "BASED_LOOKAHEAD")]
         lookahead: Address,
-        /// Beacon API URL; the state proof inputs come from the devnet beacon service (reading a
-        /// real client's SSZ state is not built yet).
+        /// Beacon API URL of a node that still holds the previous epoch's states (read in SSZ from
+        /// `/eth/v2/debug/beacon/states/{state_root}`).
         #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL")]
         beacon_url: String,
         /// Build the evidence and simulate the contest only (no key needed).

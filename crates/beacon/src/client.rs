@@ -12,6 +12,7 @@
 
 use crate::{
     BeaconError,
+    state::{BeaconState, FULU, StateParams},
     types::{ApiError, Envelope, GenesisData, HeaderData, SidecarData, SignedBlock},
 };
 use alloy_eips::eip4844::{BYTES_PER_BLOB, Blob, kzg_to_versioned_hash};
@@ -37,6 +38,12 @@ pub const MAX_BLOB_RESPONSE_BYTES: usize =
 pub const MAX_BLOCK_RESPONSE_BYTES: usize = 32 << 20;
 /// Largest accepted small response (genesis, spec, header).
 const MAX_SMALL_RESPONSE_BYTES: usize = 1 << 20;
+/// Largest `BeaconState` read (a mainnet state with ~2M validators is ~600 MB of SSZ).
+pub const MAX_STATE_RESPONSE_BYTES: usize = 1 << 30;
+/// Least time allowed to download a `BeaconState` (the configured timeout, if longer, applies).
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The SSZ media type.
+const SSZ: &str = "application/octet-stream";
 /// Beacon blocks probed to locate one execution block (see [`BeaconClient::locate`]).
 pub const MAX_LOCATE_PROBES: usize = 8;
 
@@ -316,18 +323,81 @@ impl BeaconClient {
             .await
     }
 
-    /// **Devnet-only**: the proof inputs of the post-state of block `block_id`
-    /// (`GET /based/devnet/v1/states/{block_id}/proof_inputs`, served by [`crate::DevBeacon`]);
-    /// `None` when every node answers 404. Real consensus clients do not serve it.
-    pub async fn devnet_state_inputs(
+    /// The state sizes of the chain ([`StateParams`], from `GET /eth/v1/config/spec` of the first
+    /// beacon node that answers).
+    pub async fn state_params(&self) -> Result<StateParams, BeaconError> {
+        let mut last = BeaconError::NoSources;
+        for base in &self.inner.beacons {
+            let spec: Envelope<HashMap<String, serde_json::Value>> = match self
+                .get_json(base, "eth/v1/config/spec", &[], MAX_SMALL_RESPONSE_BYTES)
+                .await
+            {
+                Ok(spec) => spec,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            return StateParams::from_spec(&spec.data).map_err(|e| BeaconError::Malformed {
+                url: base.to_string(),
+                reason: e.to_string(),
+            });
+        }
+        Err(last)
+    }
+
+    /// The `BeaconState` `state_id` (a state root, a slot or a named id) in SSZ
+    /// (`GET /eth/v2/debug/beacon/states/{state_id}`, `Accept: application/octet-stream`) from the
+    /// first beacon node that has it, decoded with `params`; `None` when every node answers 404.
+    /// Only Fulu states are read (`Eth-Consensus-Version: fulu`); a state is at most
+    /// [`MAX_STATE_RESPONSE_BYTES`] and may take [`STATE_TIMEOUT`] to download.
+    pub async fn state(
         &self,
-        block_id: &str,
-    ) -> Result<Option<crate::types::StateProofInputs>, BeaconError> {
-        self.first_found(
-            &format!("based/devnet/v1/states/{block_id}/proof_inputs"),
-            MAX_BLOCK_RESPONSE_BYTES,
-        )
-        .await
+        state_id: &str,
+        params: &StateParams,
+    ) -> Result<Option<BeaconState>, BeaconError> {
+        let path = format!("eth/v2/debug/beacon/states/{state_id}");
+        let mut last = None;
+        for base in &self.inner.beacons {
+            let url =
+                base.join(&path).map_err(|e| BeaconError::Url(format!("{base}{path}: {e}")))?;
+            let shown = format!("{base}{path}");
+            let timeout = self.inner.timeout.max(STATE_TIMEOUT);
+            let answer = tokio::time::timeout(
+                timeout,
+                self.fetch_as(url, &shown, MAX_STATE_RESPONSE_BYTES, SSZ),
+            )
+            .await
+            .map_err(|_| BeaconError::Timeout { url: shown.clone() })
+            .and_then(|r| r);
+            let (body, version) = match answer {
+                Ok(found) => found,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => {
+                    debug!(target: TARGET, %base, state_id, error = %e, "beacon state request failed");
+                    last = Some(e);
+                    continue;
+                }
+            };
+            let decoded = match version.as_deref() {
+                Some(v) if v.eq_ignore_ascii_case(FULU) => {
+                    BeaconState::from_ssz_bytes(&body, params).map_err(|e| e.to_string())
+                }
+                other => Err(format!(
+                    "Eth-Consensus-Version {}: only {FULU} states are read",
+                    other.unwrap_or("missing")
+                )),
+            };
+            match decoded {
+                Ok(state) => return Ok(Some(state)),
+                Err(reason) => last = Some(BeaconError::Malformed { url: shown, reason }),
+            }
+        }
+        match last {
+            Some(e) => Err(e),
+            None if self.inner.beacons.is_empty() => Err(BeaconError::NoSources),
+            None => Ok(None),
+        }
     }
 
     /// `data` of `path` from the first beacon node that has it (`None`: every node answered 404;
@@ -568,13 +638,24 @@ impl BeaconClient {
     }
 
     async fn fetch(&self, url: Url, shown: &str, limit: usize) -> Result<Vec<u8>, BeaconError> {
+        self.fetch_as(url, shown, limit, "application/json").await.map(|(body, _)| body)
+    }
+
+    /// The body of a successful GET with this `Accept`, and its `Eth-Consensus-Version`.
+    async fn fetch_as(
+        &self,
+        url: Url,
+        shown: &str,
+        limit: usize,
+        accept: &str,
+    ) -> Result<(Vec<u8>, Option<String>), BeaconError> {
         let http =
             |e: reqwest::Error| BeaconError::Http { url: shown.to_string(), reason: e.to_string() };
         let mut response = self
             .inner
             .http
             .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
             .send()
             .await
             .map_err(http)?;
@@ -600,6 +681,11 @@ impl BeaconClient {
         if response.content_length().is_some_and(|len| len > limit as u64) {
             return Err(BeaconError::TooLarge { url: shown.to_string(), limit });
         }
+        let version = response
+            .headers()
+            .get("eth-consensus-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(http)? {
             if body.len().saturating_add(chunk.len()) > limit {
@@ -607,7 +693,7 @@ impl BeaconClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok((body, version))
     }
 }
 

@@ -10,9 +10,11 @@
 //!   (beacon nodes, then blob archives for blobs past the retention window).
 //! - [`DevBeacon`] (**devnet-only**) serves a beacon API with real consensus-client semantics in
 //!   front of anvil: one L1 block per slot, synthetic roots, missed slots, proposer duties of a
-//!   deterministic validator set, blobs by slot, a synthetic `BeaconState` per block whose
-//!   `proposer_lookahead` and `validators` can be proven, and (optionally) its block roots in
+//!   deterministic validator set, blobs by slot, a Fulu `BeaconState` per block (served in SSZ)
+//!   whose `proposer_lookahead` and `validators` can be proven, and (optionally) its block roots in
 //!   anvil's EIP-4788 contract. See [`server`].
+//! - [`state`]: the Fulu `BeaconState` in SSZ with run-time preset sizes, as consensus clients
+//!   serve it (`BeaconClient::state`), and its field roots.
 //! - [`ssz`]: `BeaconBlockHeader`, `Validator` and SSZ Merkle branches of a Fulu `BeaconState`
 //!   (the evidence of a lookahead contest).
 //!
@@ -27,11 +29,13 @@ mod client;
 mod error;
 pub mod server;
 pub mod ssz;
+pub mod state;
 pub mod types;
 
 pub use client::{
     BeaconClient, BeaconClientConfig, ElBlock, MAX_BLOB_RESPONSE_BYTES, MAX_BLOBS_PER_RESPONSE,
-    MAX_BLOCK_RESPONSE_BYTES, MAX_LOCATE_PROBES, Timing, versioned_hash,
+    MAX_BLOCK_RESPONSE_BYTES, MAX_LOCATE_PROBES, MAX_STATE_RESPONSE_BYTES, STATE_TIMEOUT, Timing,
+    versioned_hash,
 };
 pub use error::{BeaconError, Severity};
 pub use server::{DevBeacon, DevBeaconConfig, DevBeaconError, StaticBlock, StaticChain};

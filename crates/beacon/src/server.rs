@@ -14,14 +14,17 @@
 //!   `parent_root` is the previous block's root (zero at genesis), `state_root` is the root of the
 //!   block's synthetic post-state (below) and `body_root` is the execution block hash (a real body
 //!   root commits to the whole body; this keeps roots unique per execution block and slot).
-//! - **States.** Each block's post-state is a Fulu-shaped `BeaconState` whose `validators` (the
-//!   devnet keys, active, 32 ETH) and `proposer_lookahead` (EIP-7917: the proposers of the block's
-//!   epoch and the next) are real SSZ values and whose 36 other fields are stand-in roots
-//!   (`slot` and `genesis_time` real, the rest `sha256(tag || field || execution hash)`). Its root
-//!   is the header's `state_root`, so `proposer_lookahead` and `validators[i].pubkey` can be proven
-//!   against a block root exactly as on a real network ([`crate::ssz`]). **Devnet-only endpoint**:
-//!   `GET /based/devnet/v1/states/{block_id}/proof_inputs` serves those values and the field roots
-//!   ([`crate::types::StateProofInputs`]); real clients serve the whole state instead.
+//! - **States.** Each block's post-state is a complete Fulu `BeaconState` ([`crate::state`]) with
+//!   the minimal preset's sizes and the configured `SLOTS_PER_EPOCH` (all sizes are in
+//!   `/eth/v1/config/spec`): real `validators` (the devnet keys, active, 32 ETH),
+//!   `proposer_lookahead` (EIP-7917: the proposers of the block's epoch and the next),
+//!   `latest_block_header` (its `state_root` zero, as after block processing) and execution payload
+//!   header (the execution block's hash, parent, number and timestamp); every other field holds a
+//!   quiet chain's value. Its root is the header's `state_root`, so `proposer_lookahead` and
+//!   `validators[i].pubkey` can be proven against a block root exactly as on a real network.
+//!   `GET /eth/v2/debug/beacon/states/{state_id}` serves it in SSZ as consensus clients do
+//!   (`head`, `genesis`, `finalized`, `justified`, a slot with a block, or a `0x` state root; JSON:
+//!   406).
 //! - **EIP-4788** (with [`DevBeaconConfig::beacon_roots`]): anvil has no beacon roots contract,
 //!   so the service installs the EIP-4788 code at its address and, for every execution block it
 //!   indexes, writes the parent beacon block root under the block's timestamp in the contract's
@@ -47,19 +50,18 @@
 //! `/eth/v1/beacon/headers/{block_id}`, `/eth/v2/beacon/blocks/{block_id}` (minimal body:
 //! `execution_payload.{parent_hash, block_hash, block_number, timestamp}`),
 //! `/eth/v1/beacon/blob_sidecars/{block_id}`, `/eth/v1/beacon/blobs/{block_id}`,
-//! `/eth/v1/validator/duties/proposer/{epoch}` and (devnet-only)
-//! `/based/devnet/v1/states/{block_id}/proof_inputs`.
+//! `/eth/v1/validator/duties/proposer/{epoch}` and `/eth/v2/debug/beacon/states/{state_id}` (SSZ).
 
 use crate::{
     client::MAX_BLOB_RESPONSE_BYTES,
-    ssz::{self, BEACON_STATE_DEPTH, BEACON_STATE_FIELDS, Validator, merkle_branch},
-    types::{StateProofInputs, ValidatorJson},
+    ssz::{self, Validator},
+    state::{BeaconState, ExecutionPayloadHeader, FULU, Fork, StateParams, SyncCommittee},
 };
 use alloy_eips::{
     eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
     eip4844::{Blob, kzg_to_versioned_hash},
 };
-use alloy_primitives::{B256, Bytes, U256, hex};
+use alloy_primitives::{B256, Bytes, FixedBytes, U256, hex};
 use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_eth::BlockNumberOrTag;
 use alloy_transport_http::reqwest::{self, Url};
@@ -299,7 +301,7 @@ impl DevBeacon {
                 return Err(DevBeaconError::Config("static slots must increase".into()));
             }
             let parent_root = index.blocks.last().map_or(B256::ZERO, |p| p.root);
-            let state_root = states.root(b.slot, b.hash);
+            let state_root = states.root(b.slot, parent_root, &b);
             index.push(make_block(&cfg, b.slot, parent_root, state_root, &b));
             blobs.insert(b.hash, b.blobs);
         }
@@ -361,12 +363,17 @@ impl DevBeacon {
         self.shared.duty_shift.store(shift, Ordering::SeqCst);
     }
 
-    /// The proof inputs of the post-state of the block at `slot` (as the devnet-only endpoint
-    /// serves them), if the slot has a block.
-    pub async fn state_inputs(&self, slot: u64) -> Option<StateProofInputs> {
+    /// The post-state of the block at `slot` (as `/eth/v2/debug/beacon/states/{slot}` serves it),
+    /// if the slot has a block.
+    pub async fn state(&self, slot: u64) -> Option<BeaconState> {
         self.shared.refresh().await;
         let index = self.shared.index.lock().await;
-        index.at_slot(slot).map(|b| self.shared.states.inputs(b.slot, b.el_hash))
+        index.at_slot(slot).map(|b| self.shared.states.state_of(b))
+    }
+
+    /// The sizes of the states served.
+    pub fn state_params(&self) -> StateParams {
+        self.shared.states.params
     }
 
     /// Stops serving.
@@ -393,11 +400,10 @@ impl Drop for DevBeacon {
 #[derive(Debug)]
 struct DevStates {
     genesis_time: u64,
-    slots_per_epoch: u64,
+    genesis_validators_root: B256,
+    params: StateParams,
     validator_count: u64,
     validators: Vec<Validator>,
-    /// `hash_tree_root(validators)` (they never change).
-    validators_root: B256,
 }
 
 impl DevStates {
@@ -406,65 +412,118 @@ impl DevStates {
             .map(|i| validator_pubkey(cfg.validator_seed, i).map(Validator::active))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| DevBeaconError::Config("validator key derivation failed".into()))?;
-        let validators_root = ssz::validators_root(&validators);
+        let slots_per_epoch = usize::try_from(cfg.slots_per_epoch)
+            .map_err(|_| DevBeaconError::Config("slots_per_epoch too large".into()))?;
         Ok(Self {
             genesis_time,
-            slots_per_epoch: cfg.slots_per_epoch,
+            genesis_validators_root: genesis_validators_root(cfg.validator_seed),
+            params: dev_state_params(slots_per_epoch),
             validator_count: cfg.validator_count,
             validators,
-            validators_root,
         })
     }
 
     /// `proposer_lookahead` of the post-state of a block at `slot`: the true proposers of its
     /// epoch and the next.
     fn lookahead(&self, slot: u64) -> Vec<u64> {
-        let spe = self.slots_per_epoch;
+        let spe = self.params.slots_per_epoch as u64;
         let first = slot.checked_div(spe).unwrap_or(0).saturating_mul(spe);
         (first..first.saturating_add(spe.saturating_mul(2)))
             .map(|s| proposer_index(s, self.validator_count))
             .collect()
     }
 
-    /// The 38 field roots of the post-state of the block at `slot` with execution hash `el_hash`.
-    fn field_roots(&self, slot: u64, el_hash: B256) -> Vec<B256> {
-        use tree_hash::TreeHash;
-        (0..BEACON_STATE_FIELDS)
-            .map(|f| match f {
-                0 => self.genesis_time.tree_hash_root(),
-                2 => slot.tree_hash_root(),
-                ssz::VALIDATORS_FIELD => self.validators_root,
-                ssz::PROPOSER_LOOKAHEAD_FIELD => {
-                    ssz::lookahead_root(&self.lookahead(slot), self.slots_per_epoch)
-                }
-                _ => {
-                    let mut h = Sha256::new();
-                    h.update(b"based devbeacon state field");
-                    h.update([u8::try_from(f).unwrap_or(u8::MAX)]);
-                    h.update(el_hash);
-                    B256::from(<[u8; 32]>::from(h.finalize()))
-                }
-            })
-            .collect()
-    }
-
-    /// The state root.
-    fn root(&self, slot: u64, el_hash: B256) -> B256 {
-        merkle_branch(&self.field_roots(slot, el_hash), BEACON_STATE_DEPTH, 0).0
-    }
-
-    /// What the devnet-only proof endpoint serves.
-    fn inputs(&self, slot: u64, el_hash: B256) -> StateProofInputs {
-        let field_roots = self.field_roots(slot, el_hash);
-        StateProofInputs {
+    /// The post-state of the block at `slot` (child of `parent_root`) carrying execution block
+    /// `el`: real `validators`, `proposer_lookahead`, `latest_block_header` (its `state_root`
+    /// zero, as after `process_block`) and execution payload header; everything else the value a
+    /// quiet chain would have (balances of 32 ETH, empty histories and queues).
+    fn state(&self, slot: u64, parent_root: B256, el: &StaticBlock) -> BeaconState {
+        let p = &self.params;
+        let n = self.validators.len();
+        let spe = p.slots_per_epoch as u64;
+        let committee = SyncCommittee {
+            pubkeys: (0..p.sync_committee_size)
+                .filter_map(|i| self.validators.get(i.checked_rem(n)?))
+                .map(|v| FixedBytes(v.pubkey))
+                .collect(),
+            aggregate_pubkey: FixedBytes::ZERO,
+        };
+        let mut payload = ExecutionPayloadHeader {
+            parent_hash: el.parent_hash,
+            block_number: el.number,
+            timestamp: el.timestamp,
+            block_hash: el.hash,
+            gas_limit: 30_000_000,
+            ..ExecutionPayloadHeader::default()
+        };
+        payload.base_fee_per_gas = U256::from(1_000_000_000u64);
+        BeaconState {
+            genesis_time: self.genesis_time,
+            genesis_validators_root: self.genesis_validators_root,
             slot,
-            state_root: merkle_branch(&field_roots, BEACON_STATE_DEPTH, 0).0,
-            slots_per_epoch: self.slots_per_epoch,
-            field_roots,
+            fork: Fork {
+                previous_version: FULU_FORK_VERSION,
+                current_version: FULU_FORK_VERSION,
+                epoch: 0,
+            },
+            latest_block_header: ssz::BeaconBlockHeader {
+                slot,
+                proposer_index: proposer_index(slot, self.validator_count),
+                parent_root,
+                state_root: B256::ZERO,
+                body_root: el.hash,
+            },
+            block_roots: vec![B256::ZERO; p.slots_per_historical_root],
+            state_roots: vec![B256::ZERO; p.slots_per_historical_root],
+            validators: self.validators.clone(),
+            balances: vec![32_000_000_000; n],
+            randao_mixes: vec![B256::ZERO; p.epochs_per_historical_vector],
+            slashings: vec![0; p.epochs_per_slashings_vector],
+            previous_epoch_participation: vec![0; n],
+            current_epoch_participation: vec![0; n],
+            inactivity_scores: vec![0; n],
+            current_sync_committee: committee.clone(),
+            next_sync_committee: committee,
+            latest_execution_payload_header: payload,
+            earliest_exit_epoch: slot.checked_div(spe).unwrap_or(0),
+            earliest_consolidation_epoch: slot.checked_div(spe).unwrap_or(0),
             proposer_lookahead: self.lookahead(slot),
-            validators: self.validators.iter().map(ValidatorJson::from).collect(),
+            ..BeaconState::default()
         }
     }
+
+    /// The post-state of an indexed block.
+    fn state_of(&self, b: &SlotBlock) -> BeaconState {
+        let el = StaticBlock {
+            slot: b.slot,
+            number: b.el_number,
+            hash: b.el_hash,
+            parent_hash: b.el_parent,
+            timestamp: b.el_timestamp,
+            blobs: Vec::new(),
+        };
+        self.state(b.slot, b.parent_root, &el)
+    }
+
+    /// The root of [`Self::state`].
+    fn root(&self, slot: u64, parent_root: B256, el: &StaticBlock) -> B256 {
+        // The state is built to the configured sizes, so `root` cannot fail; zero if it did.
+        self.state(slot, parent_root, el).root(&self.params).unwrap_or_default()
+    }
+}
+
+/// The fork version the devnet's states carry (Fulu's on mainnet).
+const FULU_FORK_VERSION: [u8; 4] = [6, 0, 0, 0];
+
+/// The devnet's state sizes: the minimal preset with the devnet's epoch length.
+pub const fn dev_state_params(slots_per_epoch: usize) -> StateParams {
+    let minimal = StateParams::minimal();
+    StateParams { slots_per_epoch, ..minimal }
+}
+
+/// `genesis_validators_root` of the devnet (also served by `/eth/v1/beacon/genesis`).
+fn genesis_validators_root(seed: B256) -> B256 {
+    B256::from(<[u8; 32]>::from(Sha256::digest(seed)))
 }
 
 /// Installs the EIP-4788 contract's code on anvil (if its address has none).
@@ -758,7 +817,7 @@ impl Shared {
                 timestamp: header.timestamp,
                 blobs: Vec::new(),
             };
-            let state_root = self.states.root(slot, header.hash);
+            let state_root = self.states.root(slot, parent_root, &el);
             index.push(make_block(&self.cfg, slot, parent_root, state_root, &el));
             next = next.saturating_add(1);
         }
@@ -775,6 +834,13 @@ impl Shared {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<hyper::body::Bytes>> {
         let path = req.uri().path().to_string();
         let query = req.uri().query().map(str::to_owned);
+        if req.method() == Method::GET
+            && let Some(id) = path.strip_prefix("/eth/v2/debug/beacon/states/")
+        {
+            self.hit("states");
+            let accept = req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok());
+            return self.debug_state(id, accept.unwrap_or("")).await;
+        }
         let (status, body, version) = if req.method() != Method::GET {
             let (s, b) = error(StatusCode::METHOD_NOT_ALLOWED, "only GET is served");
             (s, b, false)
@@ -790,11 +856,60 @@ impl Shared {
             hyper::header::HeaderValue::from_static("application/json"),
         );
         if version {
-            headers.insert(
-                "eth-consensus-version",
-                hyper::header::HeaderValue::from_static("electra"),
-            );
+            headers.insert("eth-consensus-version", hyper::header::HeaderValue::from_static(FULU));
         }
+        response
+    }
+
+    /// `GET /eth/v2/debug/beacon/states/{state_id}`: the post-state of a block in SSZ
+    /// (`Accept: application/octet-stream`; JSON is not served: 406). State ids as real clients
+    /// take them: `head`, `genesis`, `finalized`, `justified`, a slot (404 if the slot has no
+    /// block: the devnet does not advance states through empty slots) or a `0x` state root.
+    async fn debug_state(&self, id: &str, accept: &str) -> Response<Full<hyper::body::Bytes>> {
+        let json_answer = |(status, body): Answer| {
+            let mut response = Response::new(Full::new(hyper::body::Bytes::from(body.to_string())));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            response
+        };
+        let Some(parsed) = parse_block_id(id) else {
+            return json_answer(error(StatusCode::BAD_REQUEST, format!("Invalid state ID: {id}")));
+        };
+        if !accept.contains("application/octet-stream") {
+            return json_answer(error(
+                StatusCode::NOT_ACCEPTABLE,
+                "the devnet beacon serves states in SSZ only (Accept: application/octet-stream)",
+            ));
+        }
+        self.refresh().await;
+        let block = {
+            let index = self.index.lock().await;
+            match parsed {
+                BlockId::Head => index.blocks.last(),
+                BlockId::Genesis => index.blocks.first(),
+                BlockId::Finalized => index.at_or_before(index.finalized_slot),
+                BlockId::Slot(s) => index.at_slot(s),
+                BlockId::Root(r) => index.blocks.iter().rev().find(|b| b.state_root == r),
+            }
+            .cloned()
+        };
+        let Some(block) = block else {
+            return json_answer(not_found(format!("state {id}")));
+        };
+        let bytes = match self.states.state_of(&block).to_ssz_bytes(&self.states.params) {
+            Ok(bytes) => bytes,
+            Err(e) => return json_answer(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        };
+        let mut response = Response::new(Full::new(hyper::body::Bytes::from(bytes)));
+        let headers = response.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/octet-stream"),
+        );
+        headers.insert("eth-consensus-version", hyper::header::HeaderValue::from_static(FULU));
         response
     }
 
@@ -854,26 +969,15 @@ impl Shared {
                 self.hit("duties");
                 self.duties(epoch).await
             }
-            ["based", "devnet", "v1", "states", id, "proof_inputs"] => {
-                self.hit("proof_inputs");
-                match self.resolve(id).await {
-                    Err(answer) => answer,
-                    Ok(None) => not_found(format!("beacon block {id}")),
-                    Ok(Some((b, _, _))) => {
-                        (StatusCode::OK, json!({ "data": self.states.inputs(b.slot, b.el_hash) }))
-                    }
-                }
-            }
             _ => not_found(format!("route {path}")),
         };
         (status, body, false)
     }
 
     fn genesis(&self) -> Value {
-        let validators_root = B256::from(<[u8; 32]>::from(Sha256::digest(self.cfg.validator_seed)));
         json!({ "data": {
             "genesis_time": quoted(self.genesis_time),
-            "genesis_validators_root": validators_root,
+            "genesis_validators_root": self.states.genesis_validators_root,
             "genesis_fork_version": "0x00000000",
         } })
     }
@@ -883,13 +987,19 @@ impl Shared {
             .cfg
             .blob_retention_slots
             .map_or(u64::MAX, |s| s.div_ceil(self.cfg.slots_per_epoch));
-        json!({ "data": {
-            "CONFIG_NAME": "based-devnet",
-            "PRESET_BASE": "mainnet",
-            "SECONDS_PER_SLOT": quoted(self.cfg.seconds_per_slot),
-            "SLOTS_PER_EPOCH": quoted(self.cfg.slots_per_epoch),
-            "MIN_EPOCHS_FOR_BLOB_SIDECARS_REQUESTS": quoted(retention_epochs),
-        } })
+        let mut data = serde_json::Map::new();
+        for (key, value) in self.states.params.spec_entries() {
+            data.insert(key.to_string(), Value::String(value));
+        }
+        for (key, value) in [
+            ("CONFIG_NAME", "based-devnet".to_string()),
+            ("PRESET_BASE", "minimal".to_string()),
+            ("SECONDS_PER_SLOT", self.cfg.seconds_per_slot.to_string()),
+            ("MIN_EPOCHS_FOR_BLOB_SIDECARS_REQUESTS", retention_epochs.to_string()),
+        ] {
+            data.insert(key.to_string(), Value::String(value));
+        }
+        json!({ "data": data })
     }
 
     /// Resolves a block id against the refreshed index: `Ok(None)` is 404, `Err` is 400.
@@ -943,7 +1053,7 @@ impl Shared {
             Ok(Some((b, finalized, _))) => (
                 StatusCode::OK,
                 json!({
-                    "version": "electra",
+                    "version": FULU,
                     "execution_optimistic": false,
                     "finalized": finalized,
                     "data": {
@@ -1077,7 +1187,7 @@ impl Shared {
             .collect();
         (
             StatusCode::OK,
-            json!({ "version": "electra", "execution_optimistic": false, "finalized": finalized, "data": data }),
+            json!({ "version": FULU, "execution_optimistic": false, "finalized": finalized, "data": data }),
         )
     }
 
@@ -1185,33 +1295,38 @@ async fn fetch_el_blobs(
 mod tests {
     use super::*;
 
-    /// The devnet state's served inputs rebuild its root with the independent `StateProver`, and
-    /// their branches prove the true proposer of every slot of the next epoch and its key.
+    /// The devnet's states are Fulu states of its sizes whose branches prove the true proposer of
+    /// every slot of the block's epoch and the next, and its key; roots differ per block.
     #[test]
     fn dev_states_are_provable() {
         let cfg = DevBeaconConfig { slots_per_epoch: 4, validator_count: 16, ..Default::default() };
         let states = DevStates::new(&cfg, 1_000).unwrap();
-        let el = B256::repeat_byte(7);
+        let el = |hash: u8| StaticBlock {
+            slot: 0,
+            number: 9,
+            hash: B256::repeat_byte(hash),
+            parent_hash: B256::repeat_byte(1),
+            timestamp: 1_050,
+            blobs: Vec::new(),
+        };
+        let parent = B256::repeat_byte(3);
         for slot in [0u64, 5, 13] {
-            let inputs = states.inputs(slot, el);
-            assert_eq!(inputs.state_root, states.root(slot, el));
-            assert_ne!(states.root(slot, el), states.root(slot, B256::repeat_byte(8)));
-            let validators: Vec<Validator> =
-                inputs.validators.iter().map(|v| Validator::try_from(v).unwrap()).collect();
-            let prover = ssz::StateProver::new(
-                inputs.field_roots.clone(),
-                4,
-                inputs.proposer_lookahead.clone(),
-                validators,
-            )
-            .unwrap();
-            assert_eq!(prover.state_root(), inputs.state_root);
+            let state = states.state(slot, parent, &el(7));
+            let root = states.root(slot, parent, &el(7));
+            assert_ne!(root, states.root(slot, parent, &el(8)));
+            assert_ne!(root, states.root(slot, B256::ZERO, &el(7)));
+            // What is served decodes to the same state and root.
+            let bytes = state.to_ssz_bytes(&states.params).unwrap();
+            let decoded = BeaconState::from_ssz_bytes(&bytes, &states.params).unwrap();
+            assert_eq!(decoded, state);
+            let prover = decoded.prover(&states.params).unwrap();
+            assert_eq!(prover.state_root(), root);
             let first = slot / 4 * 4;
             for position in 0..8u64 {
                 let proof = prover.lookahead_proof(position).unwrap();
                 assert_eq!(proof.validator_index, proposer_index(first + position, 16));
                 assert!(ssz::verify_branch(
-                    inputs.state_root,
+                    root,
                     proof.chunk,
                     ssz::proposer_lookahead_gindex(4, position),
                     &proof.branch
@@ -1223,10 +1338,6 @@ mod tests {
                 );
             }
         }
-        // The JSON form round-trips.
-        let inputs = states.inputs(3, el);
-        let json = serde_json::to_string(&inputs).unwrap();
-        assert_eq!(serde_json::from_str::<StateProofInputs>(&json).unwrap(), inputs);
     }
 
     #[test]

@@ -50,9 +50,6 @@ pub enum ProofError {
     /// A position or validator index out of range.
     #[error("index {0} out of range")]
     OutOfRange(u64),
-    /// A validator key that is not 48 bytes.
-    #[error("validator pubkey has {0} bytes, expected 48")]
-    PubkeyLength(usize),
 }
 
 /// `sha256(a || b)`.
@@ -129,7 +126,9 @@ pub const fn validator_pubkey_gindex(index: u64) -> u128 {
 }
 
 /// A beacon block header (`hash_tree_root` = the beacon block root).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, TreeHash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, TreeHash, ssz_derive::Encode, ssz_derive::Decode,
+)]
 pub struct BeaconBlockHeader {
     /// Slot.
     pub slot: u64,
@@ -151,7 +150,7 @@ impl BeaconBlockHeader {
 }
 
 /// A beacon-chain `Validator` record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, TreeHash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, TreeHash, ssz_derive::Encode, ssz_derive::Decode)]
 pub struct Validator {
     /// Compressed BLS public key.
     pub pubkey: [u8; 48],
@@ -225,39 +224,6 @@ pub fn validators_root(validators: &[Validator]) -> B256 {
 /// `hash_tree_root` of `proposer_lookahead` (`Vector[uint64, 2 * slots_per_epoch]`).
 pub fn lookahead_root(proposer_lookahead: &[u64], slots_per_epoch: u64) -> B256 {
     merkle_branch(&pack_u64(proposer_lookahead), lookahead_depth(slots_per_epoch), 0).0
-}
-
-impl From<&Validator> for crate::types::ValidatorJson {
-    fn from(v: &Validator) -> Self {
-        Self {
-            pubkey: alloy_primitives::Bytes::copy_from_slice(&v.pubkey),
-            withdrawal_credentials: v.withdrawal_credentials,
-            effective_balance: v.effective_balance,
-            slashed: v.slashed,
-            activation_eligibility_epoch: v.activation_eligibility_epoch,
-            activation_epoch: v.activation_epoch,
-            exit_epoch: v.exit_epoch,
-            withdrawable_epoch: v.withdrawable_epoch,
-        }
-    }
-}
-
-impl TryFrom<&crate::types::ValidatorJson> for Validator {
-    type Error = ProofError;
-
-    fn try_from(v: &crate::types::ValidatorJson) -> Result<Self, ProofError> {
-        Ok(Self {
-            pubkey: <[u8; 48]>::try_from(v.pubkey.as_ref())
-                .map_err(|_| ProofError::PubkeyLength(v.pubkey.len()))?,
-            withdrawal_credentials: v.withdrawal_credentials,
-            effective_balance: v.effective_balance,
-            slashed: v.slashed,
-            activation_eligibility_epoch: v.activation_eligibility_epoch,
-            activation_epoch: v.activation_epoch,
-            exit_epoch: v.exit_epoch,
-            withdrawable_epoch: v.withdrawable_epoch,
-        })
-    }
 }
 
 /// A branch from a `BeaconState` root to the chunk holding a slot's proposer index.

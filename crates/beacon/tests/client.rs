@@ -328,3 +328,47 @@ async fn devnet_service_follows_anvil_reorgs() {
     assert_eq!(head["data"]["message"]["slot"], slot.to_string());
     beacon.stop().await;
 }
+
+/// States are served and read in SSZ as consensus clients do (`/eth/v2/debug/beacon/states/{id}`
+/// with the sizes of `/eth/v1/config/spec`): by state root, slot or named id; a missed slot or an
+/// unknown root is `None`; JSON is refused; the state hashes to its header's `state_root`.
+#[tokio::test]
+async fn states_in_ssz_by_state_root() {
+    let (beacon, chain, _) = stub(stub_config()).await;
+    let base = beacon.url();
+    let c = client(std::slice::from_ref(&base), &[]);
+    let params = c.state_params().await.unwrap();
+    assert_eq!(params, based_beacon::server::dev_state_params(4));
+    assert_eq!(params, beacon.state_params());
+    let header = c.header("4").await.unwrap().unwrap().header.message;
+    let state = c.state(&header.state_root.to_string(), &params).await.unwrap().unwrap();
+    assert_eq!(state.root(&params).unwrap(), header.state_root);
+    assert_eq!(state.slot, 4);
+    assert_eq!(state.latest_block_header.body_root, chain.blocks[3].hash);
+    assert_eq!(state.latest_execution_payload_header.block_number, 3);
+    assert_eq!(state.proposer_lookahead.len(), 8);
+    assert_eq!(Some(&state), beacon.state(4).await.as_ref());
+    // By slot and by name.
+    assert_eq!(c.state("4", &params).await.unwrap().as_ref(), Some(&state));
+    let head = c.state("head", &params).await.unwrap().unwrap();
+    assert_eq!(head.slot, 5);
+    // A missed slot, an unknown root (a block root is not a state root): none.
+    assert_eq!(c.state("2", &params).await.unwrap(), None);
+    let block_root = c.header("4").await.unwrap().unwrap().root;
+    assert_eq!(c.state(&block_root.to_string(), &params).await.unwrap(), None);
+    assert!(matches!(
+        c.state("latest", &params).await,
+        Err(BeaconError::Status { status: 400, .. })
+    ));
+    // Other sizes than the chain's do not decode.
+    let mainnet = based_beacon::state::StateParams::mainnet();
+    assert!(matches!(c.state("4", &mainnet).await, Err(BeaconError::Malformed { .. })));
+    // JSON is not served.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/eth/v2/debug/beacon/states/head"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 406);
+}

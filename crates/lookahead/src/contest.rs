@@ -103,11 +103,24 @@ pub enum ContestError {
         /// The previous epoch.
         epoch: u64,
     },
-    /// The beacon node serves no state proof inputs.
-    #[error("no state proof inputs for beacon block {0} (the devnet beacon service serves them)")]
+    /// No beacon node serves the state (`GET /eth/v2/debug/beacon/states/{root}` answered 404).
+    #[error(
+        "no beacon node serves state {0} (pruned? a node keeping historical states, e.g. Lighthouse with --reconstruct-historic-states, serves old ones)"
+    )]
     NoState(B256),
-    /// The state inputs do not hash to the header's state root.
-    #[error("state inputs of slot {slot} hash to {got}, not the header's state root {expected}")]
+    /// The beacon chain's epoch length differs from the chain spec's.
+    #[error("the beacon chain has {beacon} slots per epoch, the chain spec {spec}")]
+    SlotsPerEpoch {
+        /// `SLOTS_PER_EPOCH` of the beacon node.
+        beacon: u64,
+        /// The chain spec's.
+        spec: u64,
+    },
+    /// The state cannot be read or hashed.
+    #[error(transparent)]
+    State(#[from] based_beacon::state::StateError),
+    /// The state does not hash to the header's state root.
+    #[error("state of slot {slot} hashes to {got}, not the header's state root {expected}")]
     StateMismatch {
         /// The state's slot.
         slot: u64,
@@ -155,16 +168,24 @@ pub async fn beacon_root_at<P: alloy_provider::Provider>(
 /// Finds the evidence that the posted lookahead is wrong at `slot`: a block of the previous epoch
 /// (the latest one first) whose root the L1's EIP-4788 contract holds under its child's execution
 /// timestamp, and that block's post-state (`proposer_lookahead`, `validators`), checked against the
-/// header's `state_root`. The state comes from the devnet-only proof-inputs endpoint
-/// ([`based_beacon::BeaconClient::devnet_state_inputs`]); reading a real client's SSZ state is not
-/// built (docs/lookahead.md §5.4). Whether the entry is actually wrong is the contract's call: see
-/// [`submit`], which simulates first.
+/// header's `state_root`. The state is read in SSZ from the beacon API as every consensus client
+/// serves it (`GET /eth/v2/debug/beacon/states/{state_root}`, sizes from `/eth/v1/config/spec`;
+/// [`based_beacon::BeaconClient::state`]); a node must still hold that state (the previous epoch's).
+/// Whether the entry is actually wrong is the contract's call: see [`submit`], which simulates
+/// first.
 pub async fn find_evidence<P: alloy_provider::Provider>(
     beacon: &based_beacon::BeaconClient,
     l1: &P,
     slots_per_epoch: u64,
     slot: u64,
 ) -> Result<ContestEvidence, ContestError> {
+    let params = beacon.state_params().await?;
+    if params.slots_per_epoch as u64 != slots_per_epoch {
+        return Err(ContestError::SlotsPerEpoch {
+            beacon: params.slots_per_epoch as u64,
+            spec: slots_per_epoch,
+        });
+    }
     let epoch = slot.checked_div(slots_per_epoch).ok_or(crate::LookaheadError::Overflow)?;
     let prev = epoch.checked_sub(1).ok_or(ContestError::FirstEpoch(slot))?;
     let first = prev.checked_mul(slots_per_epoch).ok_or(crate::LookaheadError::Overflow)?;
@@ -195,18 +216,11 @@ pub async fn find_evidence<P: alloy_provider::Provider>(
         if beacon_root_at(l1, timestamp).await? != Some(found.root) {
             continue;
         }
-        let inputs = beacon
-            .devnet_state_inputs(&found.root.to_string())
+        let state = beacon
+            .state(&header.state_root.to_string(), &params)
             .await?
-            .ok_or(ContestError::NoState(found.root))?;
-        let validators =
-            inputs.validators.iter().map(Validator::try_from).collect::<Result<Vec<_>, _>>()?;
-        let state = StateProver::new(
-            inputs.field_roots,
-            slots_per_epoch,
-            inputs.proposer_lookahead,
-            validators,
-        )?;
+            .ok_or(ContestError::NoState(header.state_root))?
+            .prover(&params)?;
         let got = state.state_root();
         if got != header.state_root {
             return Err(ContestError::StateMismatch {
