@@ -79,9 +79,9 @@ pub enum RegistryError {
 pub struct RegistryConfig {
     /// Minimum collateral in wei for registering and for having commit rights.
     pub min_collateral: U256,
-    /// Seconds after `optIn` until the committer is effective.
+    /// Seconds after `optIn` until the committer is effective; at least 1 (the contract refuses 0).
     pub opt_in_delay: u64,
-    /// Seconds after `optOut` / `unregister` until the committer stops being effective.
+    /// Seconds after `optOut` / `unregister` until the committer stops being effective; at least 1.
     pub opt_out_delay: u64,
     /// Seconds after `unregister` until `claimCollateral`; must be `>= opt_out_delay`.
     pub unregistration_delay: u64,

@@ -1,5 +1,7 @@
 //! Registry contract behaviour on anvil (Prague, EIP-2537 precompiles): BLS registration checked on L1,
-//! collateral, delayed opt-in / opt-out, unregistration and delayed claim. Prints the gas of each call
+//! collateral, delayed opt-in / opt-out, unregistration and delayed claim, and the history behind
+//! `committerAt` (an answer for a past time never changes: slashes, top-ups, opt-outs, new opt-ins
+//! and new registrations only act after their block). Prints the gas of each call
 //! (docs/benchmarks.md, "Registry gas").
 #![allow(clippy::print_stdout, missing_docs)]
 
@@ -90,6 +92,49 @@ fn key(i: u8) -> BlsSecretKey {
     BlsSecretKey::from_ikm(&[i; 32]).unwrap()
 }
 
+/// Sends `input` to the registry from `from` (impersonated, funded with 1 ether); asserts success.
+async fn send_as(env: &Env, from: Address, input: Vec<u8>) -> TransactionReceipt {
+    let p = &env.p0;
+    let _: serde_json::Value =
+        p.raw_request("anvil_impersonateAccount".into(), (from,)).await.unwrap();
+    let _: serde_json::Value =
+        p.raw_request("anvil_setBalance".into(), (from, ether(1))).await.unwrap();
+    let tx = call_tx(env.registry, input, U256::ZERO).with_from(from);
+    let hash: B256 = p.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
+    let receipt = loop {
+        if let Some(receipt) = p.get_transaction_receipt(hash).await.unwrap() {
+            break receipt;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(receipt.status(), "call from {from} reverted");
+    receipt
+}
+
+/// `Registry.slash(h, amount, burn)` by the configured slasher; the block's timestamp.
+async fn slash_key(env: &Env, h: B256, amount: U256) -> u64 {
+    let input =
+        Registry::slashCall { pubkeyHash: h, amount, recipient: Address::ZERO }.abi_encode();
+    let receipt = send_as(env, config().slasher, input).await;
+    block_timestamp(&env.p0, &receipt).await
+}
+
+/// Sends `input` as the owner (account 1); the block's timestamp.
+async fn owner_sends(env: &Env, input: Vec<u8>, value: U256) -> u64 {
+    let receipt = send(&env.p1, call_tx(env.registry, input, value)).await;
+    block_timestamp(&env.p0, &receipt).await
+}
+
+/// `Registry.committerAt(h, t)`.
+async fn committer_at(env: &Env, h: B256, t: u64) -> Address {
+    view(
+        &env.p0,
+        env.registry,
+        Registry::committerAtCall { pubkeyHash: h, timestamp: U256::from(t) },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn views_agree_with_rust() {
     let env = setup().await;
@@ -130,10 +175,16 @@ async fn views_agree_with_rust() {
     let pk = key(1).public_key();
     assert_eq!(view(p, r, Registry::pubkeyHashOfCall { pubkey: pk.to_sol() }).await, pk.hash());
 
-    // Constructor rejects unregistrationDelay < optOutDelay.
-    let bad = RegistryConfig { unregistration_delay: OPT_OUT_DELAY - 1, ..config() };
-    let tx = TransactionRequest::default().with_deploy_code(registry_creation_code(&bad));
-    assert_eq!(revert_selector(p, tx).await, Registry::InvalidConfig::SELECTOR);
+    // Constructor rejects unregistrationDelay < optOutDelay and zero opt-in / opt-out delays (a
+    // change effective in its own block would change `committerAt(now)` after it was read).
+    for bad in [
+        RegistryConfig { unregistration_delay: OPT_OUT_DELAY - 1, ..config() },
+        RegistryConfig { opt_in_delay: 0, ..config() },
+        RegistryConfig { opt_out_delay: 0, ..config() },
+    ] {
+        let tx = TransactionRequest::default().with_deploy_code(registry_creation_code(&bad));
+        assert_eq!(revert_selector(p, tx).await, Registry::InvalidConfig::SELECTOR, "{bad:?}");
+    }
 }
 
 #[tokio::test]
@@ -306,9 +357,11 @@ async fn opt_in_out_unregister_claim() {
     assert_eq!(ev.claimableAt, U256::from(t_un + UNREGISTRATION_DELAY));
     assert_eq!(committer_at(t_un + OPT_OUT_DELAY - 1).await, committer2);
     assert_eq!(committer_at(t_un + OPT_OUT_DELAY).await, Address::ZERO);
+    // Unregistering ended the delegation: no opt-out left to make.
     for (input, selector) in [
         (unregister.clone(), Registry::AlreadyUnregistered::SELECTOR),
         (opt_in.clone(), Registry::AlreadyUnregistered::SELECTOR),
+        (opt_out.clone(), Registry::NotOptedIn::SELECTOR),
     ] {
         assert_eq!(revert_selector(p1, call_tx(r, input, U256::ZERO)).await, selector);
     }
@@ -368,24 +421,7 @@ async fn slash_by_slasher_only() {
     );
 
     // The slasher (impersonated) takes 1.5 ether to `recipient`, then more than is left, burned.
-    let _: serde_json::Value =
-        p0.raw_request("anvil_impersonateAccount".into(), (slasher,)).await.unwrap();
-    let _: serde_json::Value =
-        p0.raw_request("anvil_setBalance".into(), (slasher, ether(1))).await.unwrap();
-    let from_slasher = |input: Vec<u8>| {
-        let tx = call_tx(r, input, U256::ZERO).with_from(slasher);
-        async move {
-            let hash: B256 = p0.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
-            let receipt = loop {
-                if let Some(receipt) = p0.get_transaction_receipt(hash).await.unwrap() {
-                    break receipt;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            };
-            assert!(receipt.status(), "slash reverted");
-            receipt
-        }
-    };
+    let from_slasher = |input: Vec<u8>| send_as(&env, slasher, input);
     let half = ether(1) / U256::from(2);
     let receipt = from_slasher(slash(ether(1) + half, recipient)).await;
     println!("slash gas: {}", receipt.gas_used);
@@ -402,4 +438,167 @@ async fn slash_by_slasher_only() {
     assert_eq!(p0.get_balance(r).await.unwrap(), half);
     let op = view(p0, r, Registry::getOperatorCall { pubkeyHash: h }).await;
     assert_eq!((op.owner, op.collateral), (env.owner, U256::ZERO));
+}
+
+/// A uint48 time of the ABI as seconds.
+fn secs<T: TryInto<u64>>(t: T) -> u64
+where
+    T::Error: std::fmt::Debug,
+{
+    t.try_into().unwrap()
+}
+
+fn opt_in_call(h: B256, committer: Address) -> Vec<u8> {
+    Registry::optInCall { pubkeyHash: h, committer }.abi_encode()
+}
+
+/// (a) Slashed below the minimum, topped up, slashed again: the first period without rights still
+/// answers zero and the time between the two periods the committer. A slash or a top-up acts from
+/// the second after its block.
+#[tokio::test]
+async fn every_period_without_collateral_is_remembered() {
+    let env = setup().await;
+    let committer = Address::repeat_byte(0xc0);
+    let (h, _) = register(&env, &key(1), ether(2)).await;
+    let t_in = owner_sends(&env, opt_in_call(h, committer), U256::ZERO).await;
+    increase_time(&env.p0, OPT_IN_DELAY + 5).await;
+    let add = Registry::addCollateralCall { pubkeyHash: h }.abi_encode();
+    let half = ether(1) / U256::from(2);
+
+    // 2 -> 0.5 ether (first gap), top-up to 1.5, 1.5 -> 0.5 (second gap).
+    let t1 = slash_key(&env, h, ether(1) + half).await;
+    increase_time(&env.p0, 10).await;
+    let receipt = send(&env.p0, call_tx(env.registry, add.clone(), ether(1))).await;
+    let t2 = block_timestamp(&env.p0, &receipt).await;
+    increase_time(&env.p0, 10).await;
+    let t3 = slash_key(&env, h, ether(1)).await;
+    increase_time(&env.p0, 10).await;
+    assert!(t_in + OPT_IN_DELAY < t1 && t1 + 5 < t2 && t2 + 5 < t3);
+
+    assert_eq!(committer_at(&env, h, t1 + 5).await, Address::ZERO, "inside the first gap");
+    assert_eq!(committer_at(&env, h, t2 + 5).await, committer, "between the gaps");
+    assert_eq!(committer_at(&env, h, t3 + 5).await, Address::ZERO, "inside the second gap");
+    let now = latest_timestamp(&env.p0).await;
+    let expected = [
+        (t_in + OPT_IN_DELAY, committer),
+        (t1, committer),
+        (t1 + 1, Address::ZERO),
+        (t2, Address::ZERO),
+        (t2 + 1, committer),
+        (t3, committer),
+        (t3 + 1, Address::ZERO),
+        (now, Address::ZERO),
+    ];
+    for (t, want) in expected {
+        assert_eq!(committer_at(&env, h, t).await, want, "at {t}");
+    }
+
+    // A second top-up ends the second gap; every earlier answer stays.
+    increase_time(&env.p0, 10).await;
+    let receipt = send(&env.p0, call_tx(env.registry, add, ether(1))).await;
+    let t4 = block_timestamp(&env.p0, &receipt).await;
+    increase_time(&env.p0, 1).await;
+    for (t, want) in expected {
+        assert_eq!(committer_at(&env, h, t).await, want, "at {t} after the top-up");
+    }
+    assert_eq!(committer_at(&env, h, t4).await, Address::ZERO);
+    assert_eq!(committer_at(&env, h, t4 + 1).await, committer);
+    assert_eq!(
+        view(&env.p0, env.registry, Registry::currentCommitterCall { pubkeyHash: h }).await,
+        committer
+    );
+    let op = view(&env.p0, env.registry, Registry::getOperatorCall { pubkeyHash: h }).await;
+    assert_eq!(op.collateral, ether(1) + half);
+    assert_eq!(
+        (secs(op.undercollateralizedFrom), secs(op.undercollateralizedUntil)),
+        (t3 + 1, t4 + 1),
+        "the record shows the last gap"
+    );
+}
+
+/// (b) Opt in, opt out, opt in again with another committer: a time in the first period still
+/// answers the first committer, the time between the periods zero, the new period the new one.
+#[tokio::test]
+async fn a_new_opt_in_keeps_the_past_delegation() {
+    let env = setup().await;
+    let (c1, c2) = (Address::repeat_byte(0xc1), Address::repeat_byte(0xc2));
+    let (h, _) = register(&env, &key(1), ether(1)).await;
+    let t1 = owner_sends(&env, opt_in_call(h, c1), U256::ZERO).await;
+    increase_time(&env.p0, OPT_IN_DELAY + 5).await;
+    let t2 =
+        owner_sends(&env, Registry::optOutCall { pubkeyHash: h }.abi_encode(), U256::ZERO).await;
+    increase_time(&env.p0, OPT_OUT_DELAY + 5).await;
+    let t3 = owner_sends(&env, opt_in_call(h, c2), U256::ZERO).await;
+    increase_time(&env.p0, OPT_IN_DELAY).await;
+    assert!(t1 + OPT_IN_DELAY < t2 && t2 + OPT_OUT_DELAY < t3);
+
+    assert_eq!(committer_at(&env, h, t1 + OPT_IN_DELAY + 1).await, c1, "the first period");
+    assert_eq!(committer_at(&env, h, t3).await, Address::ZERO, "between the periods");
+    assert_eq!(committer_at(&env, h, t3 + OPT_IN_DELAY).await, c2, "the new period");
+    for (t, want) in [
+        (t1 + OPT_IN_DELAY - 1, Address::ZERO),
+        (t1 + OPT_IN_DELAY, c1),
+        (t2 + OPT_OUT_DELAY - 1, c1),
+        (t2 + OPT_OUT_DELAY, Address::ZERO),
+        (t3 + OPT_IN_DELAY - 1, Address::ZERO),
+    ] {
+        assert_eq!(committer_at(&env, h, t).await, want, "at {t}");
+    }
+    let op = view(&env.p0, env.registry, Registry::getOperatorCall { pubkeyHash: h }).await;
+    assert_eq!((op.committer, secs(op.optedInAt), secs(op.optedOutAt)), (c2, t3, 0));
+}
+
+/// Unregister, claim and register the same key again: the past answers stay (the record is
+/// deleted, the history is not), and a period without collateral left open by the old registration
+/// does not reach the new one.
+#[tokio::test]
+async fn a_new_registration_keeps_the_past() {
+    let env = setup().await;
+    let (c1, c2) = (Address::repeat_byte(0xc1), Address::repeat_byte(0xc2));
+    let (h, _) = register(&env, &key(1), ether(1)).await;
+    let t1 = owner_sends(&env, opt_in_call(h, c1), U256::ZERO).await;
+    increase_time(&env.p0, OPT_IN_DELAY + 5).await;
+    let unregister = Registry::unregisterCall { pubkeyHash: h }.abi_encode();
+    let tu = owner_sends(&env, unregister, U256::ZERO).await;
+    // Slashed below the minimum while the rights are still running out.
+    increase_time(&env.p0, 10).await;
+    let ts = slash_key(&env, h, ether(1)).await;
+    assert!(ts + 1 < tu + OPT_OUT_DELAY);
+    let past = [
+        (t1 + OPT_IN_DELAY - 1, Address::ZERO),
+        (t1 + OPT_IN_DELAY, c1),
+        (ts, c1),
+        (ts + 1, Address::ZERO),
+        (tu + OPT_OUT_DELAY, Address::ZERO),
+    ];
+    let mut before_claim = Vec::new();
+    for (t, _) in past {
+        before_claim.push(committer_at(&env, h, t).await);
+    }
+
+    increase_time(&env.p0, UNREGISTRATION_DELAY).await;
+    let claim = Registry::claimCollateralCall { pubkeyHash: h }.abi_encode();
+    owner_sends(&env, claim, U256::ZERO).await;
+    assert_eq!(committer_at(&env, h, t1 + OPT_IN_DELAY).await, c1, "after the claim");
+    for ((t, want), before) in past.into_iter().zip(before_claim) {
+        assert_eq!(before, want, "at {t} before the claim");
+        assert_eq!(committer_at(&env, h, t).await, want, "at {t} after the claim");
+    }
+
+    increase_time(&env.p0, 10).await;
+    let (_, receipt) = register(&env, &key(1), ether(1)).await;
+    let tr = block_timestamp(&env.p0, &receipt).await;
+    let op = view(&env.p0, env.registry, Registry::getOperatorCall { pubkeyHash: h }).await;
+    assert_eq!((op.owner, op.committer, secs(op.optedInAt)), (env.owner, Address::ZERO, 0));
+    assert_eq!(secs(op.undercollateralizedFrom), 0, "the old registration's gap is not shown");
+    increase_time(&env.p0, 10).await;
+    let t3 = owner_sends(&env, opt_in_call(h, c2), U256::ZERO).await;
+    increase_time(&env.p0, OPT_IN_DELAY).await;
+    assert_eq!(committer_at(&env, h, t3 + OPT_IN_DELAY).await, c2, "the new registration's rights");
+    let op = view(&env.p0, env.registry, Registry::getOperatorCall { pubkeyHash: h }).await;
+    assert_eq!((op.committer, secs(op.optedInAt), secs(op.optedOutAt)), (c2, t3, 0));
+    assert_eq!(committer_at(&env, h, tr).await, Address::ZERO);
+    for (t, want) in past {
+        assert_eq!(committer_at(&env, h, t).await, want, "at {t} after registering again");
+    }
 }

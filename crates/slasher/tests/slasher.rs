@@ -2,7 +2,9 @@
 //! validators opted in with committers A and B, a posted lookahead (slots 8-9: A, 10-13: B, 14-15:
 //! open), signed inclusion promises, and both faults: a broken promise (challenge, no defence,
 //! slash), a kept one (challenge defended with a Merkle proof from the promised record), and a
-//! promise for a slot the signer did not own (slashed at once); every refusal by its named error.
+//! promise for a slot the signer did not own (slashed at once); every refusal by its named error;
+//! and a validator that opts out and in again with another committer, which does not change who
+//! owned its past slots (the Registry's history).
 //! Prints the gas of each call (docs/benchmarks.md, "Slashing gas":
 //! `cargo test -p based-slasher --test slasher -- --nocapture --test-threads 1 | grep gas`).
 #![allow(clippy::print_stdout, missing_docs)]
@@ -56,6 +58,8 @@ struct Env {
     challenger: DynProvider,
     /// Dev account 5.
     stranger: DynProvider,
+    /// Dev account 1: the owner of both keys.
+    owner: DynProvider,
     registry: Address,
     inbox: Address,
     slasher: Address,
@@ -238,6 +242,7 @@ async fn setup() -> Env {
         b,
         challenger,
         stranger,
+        owner: owner_p,
         registry,
         inbox,
         slasher,
@@ -653,24 +658,102 @@ async fn not_owned_slot_is_slashed() {
     client.slash_not_owned(env.key2, &open_slot).await.unwrap();
     assert_eq!(env.collateral(env.key2).await, U256::ZERO);
 
-    // Below the minimum collateral the key loses its rights from now on, not for the past: slot
-    // 13 stays B's (so B's honest promise for it is still not slashable as "not owned").
+    // Below the minimum collateral the key loses its rights from the second after the slash on,
+    // not for the past: slot 13 stays B's (so B's honest promise for it is still not slashable as
+    // "not owned").
     let committer_at = |t: u64| {
         let call = Registry::committerAtCall { pubkeyHash: env.key2, timestamp: U256::from(t) };
         view(&env.p0, env.registry, call)
     };
     let slashed_at = latest_timestamp(&env.p0).await;
     assert_eq!(committer_at(env.slot_time(13)).await, b.address());
-    assert_eq!(committer_at(slashed_at).await, Address::ZERO);
+    assert_eq!(
+        committer_at(slashed_at).await,
+        b.address(),
+        "the slash's own block keeps its answer"
+    );
+    assert_eq!(committer_at(slashed_at + 1).await, Address::ZERO);
     let err = client.slash_not_owned(env.key2, &own).await.unwrap_err();
     assert_eq!(refused(err), "the contract refused the call: SlotOwnedBySigner");
-    // A top-up restores them from then on; the gap stays.
+    // A top-up restores them from the next second on; the gap stays.
     at_slot(&env, 19).await;
     let top_up = Registry::addCollateralCall { pubkeyHash: env.key2 }.abi_encode();
     send(&env.p0, call_tx(env.registry, top_up, ether(2))).await;
     let restored_at = latest_timestamp(&env.p0).await;
-    assert!(restored_at > slashed_at);
-    assert_eq!(committer_at(restored_at).await, b.address());
-    assert_eq!(committer_at(slashed_at).await, Address::ZERO);
+    assert!(restored_at > slashed_at + 1);
+    assert_eq!(committer_at(restored_at).await, Address::ZERO);
+    assert_eq!(committer_at(restored_at + 1).await, b.address());
+    assert_eq!(committer_at(slashed_at + 1).await, Address::ZERO);
     assert_eq!(committer_at(env.slot_time(13)).await, b.address());
+}
+
+/// (d) A committer that broke a promise cannot erase it from the Registry's past: its validator
+/// opts out before the promised slot (rights run out just after it) and opts in again with another
+/// committer before the challenge window opens. The slot's preconfer stays A, so the broken promise
+/// is still challenged and slashed, and A's promise for a slot it did not own (an open slot of
+/// epoch 0, while key 1 delegated to A) is still slashable from key 1.
+#[tokio::test]
+async fn a_new_opt_in_does_not_erase_a_broken_promise() {
+    let env = setup().await;
+    let a = &env.a.1;
+    let other = address(6);
+    let lookahead = address(0).create(1);
+    let broken = env.promise(a, SLOT, &fake_tx("broken before re-opt-in"));
+    let open_slot = env.promise(a, 7, &fake_tx("open slot of epoch 0"));
+
+    // Opt out 5 s before SLOT (effective 5 s into it: A keeps SLOT), then opt in again with another
+    // committer as soon as the opt-out is in effect, before the challenge window opens.
+    warp(&env.p0, env.slot_time(SLOT) - 5).await;
+    let opt_out = Registry::optOutCall { pubkeyHash: env.key1 }.abi_encode();
+    send(&env.owner, call_tx(env.registry, opt_out, U256::ZERO)).await;
+    let opted_out_at = latest_timestamp(&env.p0).await;
+    assert!(opted_out_at + 10 > env.slot_time(SLOT), "A keeps SLOT");
+    warp(&env.p0, opted_out_at + 10).await;
+    let opt_in = Registry::optInCall { pubkeyHash: env.key1, committer: other }.abi_encode();
+    send(&env.owner, call_tx(env.registry, opt_in, U256::ZERO)).await;
+    let opted_in_at = latest_timestamp(&env.p0).await;
+    assert!(opted_in_at < env.slot_time(SLOT + CHALLENGE_DELAY + 1));
+
+    // The past is unchanged: key 1 delegated to A at SLOT and at slot 7; SLOT is A's.
+    let committer_at = |slot: u64| {
+        let t = U256::from(env.slot_time(slot));
+        view(
+            &env.p0,
+            env.registry,
+            Registry::committerAtCall { pubkeyHash: env.key1, timestamp: t },
+        )
+    };
+    assert_eq!(committer_at(SLOT).await, a.address());
+    assert_eq!(committer_at(7).await, a.address());
+    let preconfer =
+        view(&env.p0, lookahead, Lookahead::preconferAtCall { slot: U256::from(SLOT) }).await;
+    assert_eq!((preconfer.pubkeyHash, preconfer.committer), (env.key1, a.address()));
+
+    // The broken promise is challenged and, undefended, slashed from key 1.
+    at_slot(&env, SLOT + CHALLENGE_DELAY + 1).await;
+    let client = env.client(&env.challenger);
+    let (id, _) = client.open_challenge(&broken).await.unwrap();
+    let state = client.challenge(id).await.unwrap();
+    assert_eq!((state.committer, state.pubkey_hash), (a.address(), env.key1));
+    // The not-owned promise too, at once.
+    let before = env.collateral(env.key1).await;
+    client.slash_not_owned(env.key1, &open_slot).await.unwrap();
+    assert_eq!(env.collateral(env.key1).await, before - ether(1));
+    warp(&env.p0, state.deadline + 1).await;
+    client.slash_lost_challenge(&broken).await.unwrap();
+    assert_eq!(env.collateral(env.key1).await, before - ether(2));
+    assert_eq!(client.challenge(id).await.unwrap().status, ChallengeStatus::Slashed);
+    // The new committer has the key's rights from its own opt-in on.
+    assert_eq!(
+        view(
+            &env.p0,
+            env.registry,
+            Registry::committerAtCall {
+                pubkeyHash: env.key1,
+                timestamp: U256::from(opted_in_at + 10),
+            }
+        )
+        .await,
+        other
+    );
 }
