@@ -38,7 +38,7 @@ pub const MAX_BLOB_RESPONSE_BYTES: usize =
 pub const MAX_BLOCK_RESPONSE_BYTES: usize = 32 << 20;
 /// Largest accepted small response (genesis, spec, header).
 const MAX_SMALL_RESPONSE_BYTES: usize = 1 << 20;
-/// Largest `BeaconState` read (a mainnet state with ~2M validators is ~600 MB of SSZ).
+/// Largest `BeaconState` read (a mainnet state with ~2M validators is ~300 MB of SSZ).
 pub const MAX_STATE_RESPONSE_BYTES: usize = 1 << 30;
 /// Least time allowed to download a `BeaconState` (the configured timeout, if longer, applies).
 pub const STATE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -370,7 +370,7 @@ impl BeaconClient {
             .await
             .map_err(|_| BeaconError::Timeout { url: shown.clone() })
             .and_then(|r| r);
-            let (body, version) = match answer {
+            let (body, version, content_type) = match answer {
                 Ok(found) => found,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => {
@@ -379,11 +379,19 @@ impl BeaconClient {
                     continue;
                 }
             };
-            let decoded = match version.as_deref() {
-                Some(v) if v.eq_ignore_ascii_case(FULU) => {
-                    BeaconState::from_ssz_bytes(&body, params).map_err(|e| e.to_string())
+            let decoded = match (version.as_deref(), content_type.as_deref()) {
+                (_, Some(ct)) if !ct.starts_with(SSZ) => {
+                    Err(format!("Content-Type {ct}: the node did not answer in SSZ"))
                 }
-                other => Err(format!(
+                (Some(v), _) if v.eq_ignore_ascii_case(FULU) => {
+                    let params = *params;
+                    // Decoding a mainnet-sized state takes a while: off the async workers.
+                    tokio::task::spawn_blocking(move || BeaconState::from_ssz_bytes(&body, &params))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                }
+                (other, _) => Err(format!(
                     "Eth-Consensus-Version {}: only {FULU} states are read",
                     other.unwrap_or("missing")
                 )),
@@ -638,17 +646,18 @@ impl BeaconClient {
     }
 
     async fn fetch(&self, url: Url, shown: &str, limit: usize) -> Result<Vec<u8>, BeaconError> {
-        self.fetch_as(url, shown, limit, "application/json").await.map(|(body, _)| body)
+        self.fetch_as(url, shown, limit, "application/json").await.map(|(body, _, _)| body)
     }
 
-    /// The body of a successful GET with this `Accept`, and its `Eth-Consensus-Version`.
+    /// The body of a successful GET with this `Accept`, its `Eth-Consensus-Version` and its
+    /// `Content-Type`.
     async fn fetch_as(
         &self,
         url: Url,
         shown: &str,
         limit: usize,
         accept: &str,
-    ) -> Result<(Vec<u8>, Option<String>), BeaconError> {
+    ) -> Result<(Vec<u8>, Option<String>, Option<String>), BeaconError> {
         let http =
             |e: reqwest::Error| BeaconError::Http { url: shown.to_string(), reason: e.to_string() };
         let mut response = self
@@ -681,11 +690,11 @@ impl BeaconClient {
         if response.content_length().is_some_and(|len| len > limit as u64) {
             return Err(BeaconError::TooLarge { url: shown.to_string(), limit });
         }
-        let version = response
-            .headers()
-            .get("eth-consensus-version")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        };
+        let version = header("eth-consensus-version");
+        let content_type = header("content-type");
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(http)? {
             if body.len().saturating_add(chunk.len()) > limit {
@@ -693,7 +702,7 @@ impl BeaconClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((body, version))
+        Ok((body, version, content_type))
     }
 }
 

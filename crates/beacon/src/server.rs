@@ -414,13 +414,27 @@ impl DevStates {
             .ok_or_else(|| DevBeaconError::Config("validator key derivation failed".into()))?;
         let slots_per_epoch = usize::try_from(cfg.slots_per_epoch)
             .map_err(|_| DevBeaconError::Config("slots_per_epoch too large".into()))?;
-        Ok(Self {
+        let states = Self {
             genesis_time,
             genesis_validators_root: genesis_validators_root(cfg.validator_seed),
             params: dev_state_params(slots_per_epoch),
             validator_count: cfg.validator_count,
             validators,
-        })
+        };
+        // Every state is built to these sizes; one that does not hash is a configuration error.
+        let probe = StaticBlock {
+            slot: 0,
+            number: 0,
+            hash: B256::ZERO,
+            parent_hash: B256::ZERO,
+            timestamp: genesis_time,
+            blobs: Vec::new(),
+        };
+        states
+            .state(0, B256::ZERO, &probe)
+            .root(&states.params)
+            .map_err(|e| DevBeaconError::Config(format!("devnet beacon state: {e}")))?;
+        Ok(states)
     }
 
     /// `proposer_lookahead` of the post-state of a block at `slot`: the true proposers of its
@@ -1319,7 +1333,7 @@ mod tests {
             let bytes = state.to_ssz_bytes(&states.params).unwrap();
             let decoded = BeaconState::from_ssz_bytes(&bytes, &states.params).unwrap();
             assert_eq!(decoded, state);
-            let prover = decoded.prover(&states.params).unwrap();
+            let prover = decoded.into_prover(&states.params).unwrap();
             assert_eq!(prover.state_root(), root);
             let first = slot / 4 * 4;
             for position in 0..8u64 {

@@ -764,14 +764,28 @@ impl BeaconState {
     }
 
     /// The prover of a lookahead contest over this state (its field roots, `proposer_lookahead`
-    /// and `validators`).
-    pub fn prover(&self, p: &StateParams) -> Result<crate::ssz::StateProver, StateError> {
+    /// and `validators`). The contest's proofs (and the `Lookahead` contract) assume
+    /// `MIN_SEED_LOOKAHEAD = 1` and `VALIDATOR_REGISTRY_LIMIT = 2^40`, as every preset has them;
+    /// other sizes are refused here.
+    pub fn into_prover(self, p: &StateParams) -> Result<crate::ssz::StateProver, StateError> {
+        if p.min_seed_lookahead != 1 {
+            return Err(StateError::Config(format!(
+                "MIN_SEED_LOOKAHEAD {} (the contest proves a lookahead of 2 epochs)",
+                p.min_seed_lookahead
+            )));
+        }
+        if p.validator_registry_limit != 1usize << crate::ssz::VALIDATOR_REGISTRY_DEPTH {
+            return Err(StateError::Config(format!(
+                "VALIDATOR_REGISTRY_LIMIT {} (the contest's proofs assume 2^40)",
+                p.validator_registry_limit
+            )));
+        }
         let roots = self.field_roots(p)?;
         crate::ssz::StateProver::new(
             roots,
             p.slots_per_epoch as u64,
-            self.proposer_lookahead.clone(),
-            self.validators.clone(),
+            self.proposer_lookahead,
+            self.validators,
         )
         .map_err(|e| StateError::Ssz(e.to_string()))
     }
@@ -1082,7 +1096,7 @@ mod tests {
         assert_eq!(TypedState::<P>::from_ssz_bytes(&bytes).unwrap(), t);
         let root = t.tree_hash_root();
         assert_eq!(decoded.root(&p).unwrap(), root, "state root");
-        let prover = decoded.prover(&p).unwrap();
+        let prover = decoded.into_prover(&p).unwrap();
         assert_eq!(prover.state_root(), root);
         let spe = p.slots_per_epoch as u64;
         for position in [0, spe - 1, spe, 2 * spe - 1] {
@@ -1160,6 +1174,19 @@ mod tests {
         };
         assert_eq!(BeaconState::from_ssz_bytes(&bad, &p), Err(StateError::JustificationBits(0x10)));
         assert_eq!(s.to_ssz_bytes(&p), Err(StateError::JustificationBits(0x10)));
+    }
+
+    /// The contest's proofs assume a 2-epoch lookahead and a 2^40 registry: other sizes are refused
+    /// by name, not reported as a state root mismatch.
+    #[test]
+    fn prover_refuses_sizes_the_proofs_do_not_fit() {
+        let p = Devnet::params();
+        let state = sample(&p, 4, 3);
+        let odd = StateParams { min_seed_lookahead: 2, ..p };
+        let three_epochs = BeaconState { proposer_lookahead: vec![0; 12], ..state.clone() };
+        assert!(matches!(three_epochs.into_prover(&odd), Err(StateError::Config(_))));
+        let small = StateParams { validator_registry_limit: 1 << 20, ..p };
+        assert!(matches!(state.into_prover(&small), Err(StateError::Config(_))));
     }
 
     #[test]

@@ -103,9 +103,10 @@ pub enum ContestError {
         /// The previous epoch.
         epoch: u64,
     },
-    /// No beacon node serves the state (`GET /eth/v2/debug/beacon/states/{root}` answered 404).
+    /// No beacon node serves the state (`GET /eth/v2/debug/beacon/states/{id}` answered 404, by
+    /// slot and by root).
     #[error(
-        "no beacon node serves state {0} (pruned? a node keeping historical states, e.g. Lighthouse with --reconstruct-historic-states, serves old ones)"
+        "no beacon node serves state {0}: its debug API may be off (Prysm: --enable-debug-rpc-endpoints) or the state pruned (Lighthouse: --reconstruct-historic-states keeps old ones)"
     )]
     NoState(B256),
     /// The beacon chain's epoch length differs from the chain spec's.
@@ -216,11 +217,16 @@ pub async fn find_evidence<P: alloy_provider::Provider>(
         if beacon_root_at(l1, timestamp).await? != Some(found.root) {
             continue;
         }
-        let state = beacon
-            .state(&header.state_root.to_string(), &params)
-            .await?
-            .ok_or(ContestError::NoState(header.state_root))?
-            .prover(&params)?;
+        // By slot first (every client resolves a slot; Nimbus resolves a state root only for its
+        // head), by root if the slot is not served; the root check below catches a reorg.
+        let mut state = beacon.state(&header.slot.to_string(), &params).await?;
+        if state.as_ref().is_none_or(|s| s.latest_block_header.body_root != header.body_root) {
+            state = beacon.state(&header.state_root.to_string(), &params).await?;
+        }
+        let state = state.ok_or(ContestError::NoState(header.state_root))?;
+        let state = tokio::task::spawn_blocking(move || state.into_prover(&params))
+            .await
+            .map_err(|e| ContestError::L1(format!("state hashing task: {e}")))??;
         let got = state.state_root();
         if got != header.state_root {
             return Err(ContestError::StateMismatch {

@@ -115,6 +115,8 @@ pub const WT_PROMISES_WATCHED: &str = "based_watchtower_promises_watched_total";
 pub const WT_PROMISES_KEPT: &str = "based_watchtower_promises_kept_total";
 /// Counter: watched promises found broken.
 pub const WT_PROMISES_BROKEN: &str = "based_watchtower_promises_broken_total";
+/// Counter: kept promises whose transaction was then skipped by execution (not slashable).
+pub const WT_PROMISES_SKIPPED: &str = "based_watchtower_promises_skipped_total";
 /// Counter: challenges the watchtower opened on L1.
 pub const WT_CHALLENGES_OPENED: &str = "based_watchtower_challenges_opened_total";
 /// Counter: challenges the watchtower defended (its committer's promise was kept).
@@ -184,6 +186,12 @@ pub const ALL: &[MetricDef] = &[
     ),
     def(WT_PROMISES_WATCHED, Kind::Counter, NONE, "Signed promises watched"),
     def(WT_PROMISES_KEPT, Kind::Counter, NONE, "Watched promises kept"),
+    def(
+        WT_PROMISES_SKIPPED,
+        Kind::Counter,
+        NONE,
+        "Kept promises whose transaction was skipped by execution (not slashable)",
+    ),
     def(WT_PROMISES_BROKEN, Kind::Counter, NONE, "Watched promises broken"),
     def(WT_CHALLENGES_OPENED, Kind::Counter, NONE, "Challenges opened on L1"),
     def(WT_CHALLENGES_DEFENDED, Kind::Counter, NONE, "Challenges defended on L1"),

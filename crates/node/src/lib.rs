@@ -251,7 +251,8 @@ pub async fn launch_with_rpc(
     let mut extra = lookahead.into_rpc().remove_context();
     let watchtower = match cfg.watchtower.clone() {
         Some(wcfg) => {
-            let handle = based_watchtower::spawn(wcfg)
+            let l2 = Arc::new(WatchtowerL2 { store: store.clone(), backend: backend.clone() });
+            let handle = based_watchtower::spawn(wcfg, Some(l2))
                 .await
                 .map_err(|e| NodeError::Config(format!("watchtower: {e}")))?;
             extra.merge(handle.into_rpc()).map_err(|e| NodeError::Rpc(e.to_string()))?;
@@ -414,4 +415,25 @@ pub(crate) fn resume_point(driver: &Driver) -> Result<StartFrom, NodeError> {
 /// Logs a fatal driver error (the driver thread stops; RPC keeps serving what is stored).
 pub(crate) fn report_fatal(e: &DriverError) {
     error!(target: "based::node", error = %e, "driver stopped");
+}
+
+/// The node's derived chain as its watchtower reads it: what became of a kept promise's
+/// transaction (executed, with its receipt status, or skipped once its L1 block is derived).
+struct WatchtowerL2 {
+    store: Store,
+    backend: Arc<service::NodeBackend>,
+}
+
+impl based_watchtower::L2Chain for WatchtowerL2 {
+    fn l1_processed(&self) -> u64 {
+        use based_rpc::BasedBackend;
+        self.backend.sync_status().l1_processed.to::<u64>()
+    }
+
+    fn executed(&self, tx_hash: alloy_primitives::B256) -> Option<(u64, u64, bool)> {
+        let found = self.store.transaction_by_hash(tx_hash).ok()??;
+        let receipts = self.store.receipts(found.block_number).ok()??;
+        let receipt = receipts.get(usize::try_from(found.index).ok()?)?;
+        Some((found.block_number, found.index, receipt.status()))
+    }
 }

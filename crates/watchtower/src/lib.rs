@@ -31,12 +31,34 @@ mod store;
 mod tower;
 
 pub use feed::{FeedCursors, FeedSink, FeedStatus};
-pub use store::{Action, Fault, Verdict, Watched};
+pub use store::{Action, Execution, Fault, Verdict, Watched};
 pub use tower::{Judge, Watchtower, WatchtowerHandle, spawn, watchable};
 
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use std::{path::PathBuf, time::Duration};
+
+/// The node's derived L2 chain, as the watchtower reads it to report what happened to a kept
+/// promise's transaction ([`Execution`]).
+pub trait L2Chain: Send + Sync + 'static {
+    /// The highest L1 block whose proposals are derived and executed.
+    fn l1_processed(&self) -> u64;
+    /// The canonical L2 block, index and receipt status of transaction `tx_hash`, if executed.
+    fn executed(&self, tx_hash: alloy_primitives::B256) -> Option<(u64, u64, bool)>;
+}
+
+/// What `l2` says of a transaction kept by a proposal in L1 block `l1_block`.
+pub fn execution_of(
+    l2: Option<&dyn L2Chain>,
+    l1_block: u64,
+    tx_hash: alloy_primitives::B256,
+) -> Execution {
+    let Some(l2) = l2 else { return Execution::Unchecked };
+    if let Some((l2_block, index, success)) = l2.executed(tx_hash) {
+        return Execution::Executed { l2_block, index, success };
+    }
+    if l2.l1_processed() >= l1_block { Execution::Skipped } else { Execution::Pending }
+}
 
 /// Default cap on watched promises.
 pub const DEFAULT_MAX_WATCHED: usize = 100_000;
@@ -106,4 +128,49 @@ pub enum WatchtowerError {
     /// A gateway's commitment feed could not be read (retried).
     #[error("commitment feed: {0}")]
     Feed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::B256;
+
+    struct Fake {
+        processed: u64,
+        executed: Option<(B256, u64, u64, bool)>,
+    }
+
+    impl L2Chain for Fake {
+        fn l1_processed(&self) -> u64 {
+            self.processed
+        }
+        fn executed(&self, tx_hash: B256) -> Option<(u64, u64, bool)> {
+            self.executed.filter(|e| e.0 == tx_hash).map(|(_, b, i, ok)| (b, i, ok))
+        }
+    }
+
+    /// Executed if the chain has it; otherwise pending until the keeping L1 block is derived,
+    /// then skipped; unchecked without a view of the chain.
+    #[test]
+    fn execution_of_a_kept_promise() {
+        let tx = B256::repeat_byte(1);
+        let other = B256::repeat_byte(2);
+        assert_eq!(execution_of(None, 10, tx), Execution::Unchecked);
+        let chain = Fake { processed: 9, executed: Some((tx, 7, 3, false)) };
+        assert_eq!(
+            execution_of(Some(&chain), 10, tx),
+            Execution::Executed { l2_block: 7, index: 3, success: false }
+        );
+        assert_eq!(execution_of(Some(&chain), 10, other), Execution::Pending);
+        let chain = Fake { processed: 10, executed: None };
+        assert_eq!(execution_of(Some(&chain), 10, other), Execution::Skipped);
+        assert_eq!(execution_of(Some(&chain), 11, other), Execution::Pending);
+        let json =
+            serde_json::to_value(Execution::Executed { l2_block: 7, index: 3, success: true })
+                .unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "executed", "l2Block": 7, "index": 3, "success": true})
+        );
+    }
 }

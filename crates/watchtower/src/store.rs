@@ -28,6 +28,9 @@ pub enum Verdict {
         l1_block: u64,
         /// Its L1 slot.
         l1_slot: u64,
+        /// What the node's derived L2 chain did with the transaction (informational: the slasher
+        /// judges inclusion, not execution).
+        execution: Execution,
     },
     /// Broken (docs/protocol.md §11.3).
     Broken {
@@ -36,6 +39,29 @@ pub enum Verdict {
         /// What the watchtower did about it.
         action: Action,
     },
+}
+
+/// The outcome of a kept promise's transaction in the derived L2 chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "state")]
+pub enum Execution {
+    /// The watchtower has no view of the L2 chain (not run by a node).
+    Unchecked,
+    /// The node has not yet derived the L1 block that kept the promise.
+    Pending,
+    /// Executed in canonical L2 block `l2Block` at `index`; `success` is the receipt's status.
+    Executed {
+        /// The L2 block.
+        l2_block: u64,
+        /// Its position in the block.
+        index: u64,
+        /// The receipt's status (a revert is still an execution).
+        success: bool,
+    },
+    /// Derived past the keeping L1 block and not in the L2 chain: posted as promised but skipped
+    /// by execution (docs/protocol.md §5.4: wrong nonce, too little balance for its gas, fee cap
+    /// below the base fee, ...). Not slashable (docs/slashing.md, limits).
+    Skipped,
 }
 
 /// A broken promise's fault.

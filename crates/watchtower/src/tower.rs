@@ -64,6 +64,8 @@ pub struct Watchtower {
     next_scan: Mutex<u64>,
     /// The followed commitment feeds' statuses (`based_commitmentFeeds`).
     pub(crate) feeds: Mutex<Vec<Arc<Mutex<FeedStatus>>>>,
+    /// The node's derived chain (what became of kept promises' transactions), if any.
+    l2: Option<Arc<dyn crate::L2Chain>>,
 }
 
 impl std::fmt::Debug for Watchtower {
@@ -233,6 +235,7 @@ impl Judge {
                 proposal_id: kept.proposal_id,
                 l1_block: kept.block_number,
                 l1_slot,
+                execution: crate::Execution::Unchecked,
             }),
             None => Ok(Verdict::Broken { fault: Fault::NotIncluded, action: Action::Reported }),
         }
@@ -335,7 +338,12 @@ pub fn watchable(slasher: Address, signed: SignedCommitment) -> Result<Watched, 
 
 /// Connects to L1, reads the slasher's configuration and clock, loads the store, starts the
 /// task and follows the feeds of `cfg.gateway_urls`.
-pub async fn spawn(cfg: WatchtowerConfig) -> Result<WatchtowerHandle, WatchtowerError> {
+/// Starts the watchtower; with `l2` (the node's derived chain) kept promises also report their
+/// transaction's execution ([`crate::Execution`]).
+pub async fn spawn(
+    cfg: WatchtowerConfig,
+    l2: Option<Arc<dyn crate::L2Chain>>,
+) -> Result<WatchtowerHandle, WatchtowerError> {
     let judge = Judge::connect(&cfg.l1_rpc_url, cfg.slasher, cfg.key.clone()).await?;
     let (store, loaded) = Store::open(&cfg.store_path, cfg.max_watched)?;
     let tower = Arc::new(Watchtower {
@@ -345,6 +353,7 @@ pub async fn spawn(cfg: WatchtowerConfig) -> Result<WatchtowerHandle, Watchtower
         open_challenges: Mutex::new(HashMap::new()),
         next_scan: Mutex::new(cfg.from_block),
         feeds: Mutex::new(Vec::new()),
+        l2,
     });
     let cursors =
         Arc::new(FeedCursors::open(&cfg.store_path.with_file_name(crate::feed::CURSORS_FILE))?);
@@ -471,7 +480,11 @@ impl Watchtower {
         let delay = self.onchain.challenge_delay;
         match &w.verdict {
             Verdict::Watching if current_slot > w.slot.saturating_add(delay) => {
-                self.judge(w, head_number, current_slot).await
+                let verdict = self.judge(w, head_number, current_slot).await?;
+                Ok(self.with_execution(w, verdict))
+            }
+            Verdict::Kept { execution: crate::Execution::Pending, .. } => {
+                Ok(self.with_execution(w, w.verdict.clone()))
             }
             Verdict::Broken { fault, action } if self.acting => {
                 let action = match fault {
@@ -481,6 +494,19 @@ impl Watchtower {
                 Ok(Verdict::Broken { fault: fault.clone(), action })
             }
             _ => Ok(w.verdict.clone()),
+        }
+    }
+
+    /// A kept verdict with what the L2 chain did with the transaction.
+    fn with_execution(&self, w: &Watched, verdict: Verdict) -> Verdict {
+        match verdict {
+            Verdict::Kept { proposal_id, l1_block, l1_slot, .. } => Verdict::Kept {
+                proposal_id,
+                l1_block,
+                l1_slot,
+                execution: crate::execution_of(self.l2.as_deref(), l1_block, w.tx_hash),
+            },
+            other => other,
         }
     }
 
@@ -636,6 +662,11 @@ fn count_change(previous: &Verdict, next: &Verdict) {
         }
         _ => {}
     }
+    let skipped =
+        |v: &Verdict| matches!(v, Verdict::Kept { execution: crate::Execution::Skipped, .. });
+    if skipped(next) && !skipped(previous) {
+        metrics::counter!(names::WT_PROMISES_SKIPPED).increment(1);
+    }
 }
 
 fn log_change(w: &Watched, next: &Verdict) {
@@ -649,6 +680,16 @@ fn log_change(w: &Watched, next: &Verdict) {
             fault = ?fault,
             action = ?action,
             "broken promise"
+        ),
+        Verdict::Kept { proposal_id, l1_block, execution: crate::Execution::Skipped, .. } => warn!(
+            target: "watchtower",
+            digest = %w.digest,
+            committer = %w.committer,
+            slot = w.slot,
+            tx = %w.tx_hash,
+            %proposal_id,
+            l1_block,
+            "promise kept on L1 but its transaction was skipped by execution (not slashable)"
         ),
         Verdict::Kept { proposal_id, l1_block, .. } => debug!(
             target: "watchtower",

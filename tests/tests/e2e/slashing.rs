@@ -111,7 +111,8 @@ async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()
     // (b) Kept: promised and posted; watched too.
     let (raw, kept_hash) = sign_l2_transfer(4, 0, Address::repeat_byte(0x41), U256::from(1))?;
     let kept = promise(&gateway, &raw, kept_hash).await?;
-    assert!(wait_for_receipt(&l2, kept_hash).await?.status());
+    let kept_receipt = wait_for_receipt(&l2, kept_hash).await?;
+    assert!(kept_receipt.status());
 
     // A stranger challenges the kept promise as soon as it may (its slot + challengeDelay).
     let kept_slot = InclusionPayload::abi_decode(&kept.commitment.payload)?.slot;
@@ -158,6 +159,15 @@ async fn broken_promises_are_slashed_and_kept_ones_defended() -> eyre::Result<()
     })
     .await?;
     assert!(v["l1Slot"].as_u64().unwrap_or(u64::MAX) <= kept_slot, "{v}");
+    // The node's watchtower also reports what the derived chain did with it.
+    let v = wait_for("the kept promise's execution", WAIT, || async {
+        let v = verdict(&l2, kept.commitment.digest()).await?;
+        Ok((v["execution"]["state"] == json!("executed")).then_some(v))
+    })
+    .await?;
+    assert_eq!(v["execution"]["l2Block"].as_u64(), kept_receipt.block_number, "{v}");
+    assert_eq!(v["execution"]["index"].as_u64(), kept_receipt.transaction_index, "{v}");
+    assert_eq!(v["execution"]["success"], json!(true), "{v}");
 
     // Back to (a): the watchtower challenges, waits out the defence window, slashes. Its balance
     // is read once the challenge is open (its bond paid), so the gain below is the slash payout
