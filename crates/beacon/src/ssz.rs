@@ -253,6 +253,8 @@ pub struct StateProver {
     slots_per_epoch: u64,
     proposer_lookahead: Vec<u64>,
     validators: Vec<Validator>,
+    /// `hash_tree_root` of each validator (the leaves of the `validators` list), computed once.
+    validator_roots: Vec<B256>,
 }
 
 impl StateProver {
@@ -271,13 +273,15 @@ impl StateProver {
         if proposer_lookahead.len() != expected {
             return Err(ProofError::LookaheadLength { expected, got: proposer_lookahead.len() });
         }
+        let validator_roots: Vec<B256> = validators.iter().map(TreeHash::tree_hash_root).collect();
         if let Some(r) = field_roots.get_mut(VALIDATORS_FIELD) {
-            *r = validators_root(&validators);
+            let (data_root, _) = merkle_branch(&validator_roots, VALIDATOR_REGISTRY_DEPTH, 0);
+            *r = tree_hash::mix_in_length(&data_root, validators.len());
         }
         if let Some(r) = field_roots.get_mut(PROPOSER_LOOKAHEAD_FIELD) {
             *r = lookahead_root(&proposer_lookahead, slots_per_epoch);
         }
-        Ok(Self { field_roots, slots_per_epoch, proposer_lookahead, validators })
+        Ok(Self { field_roots, slots_per_epoch, proposer_lookahead, validators, validator_roots })
     }
 
     /// `SLOTS_PER_EPOCH` of the state.
@@ -319,8 +323,7 @@ impl StateProver {
             .and_then(|i| self.validators.get(i))
             .ok_or(ProofError::OutOfRange(index))?;
         let (_, mut branch) = merkle_branch(&validator.field_roots(), VALIDATOR_DEPTH, 0);
-        let roots: Vec<B256> = self.validators.iter().map(TreeHash::tree_hash_root).collect();
-        branch.extend(merkle_branch(&roots, VALIDATOR_REGISTRY_DEPTH, index).1);
+        branch.extend(merkle_branch(&self.validator_roots, VALIDATOR_REGISTRY_DEPTH, index).1);
         let mut length = [0u8; 32];
         length[..8].copy_from_slice(&(self.validators.len() as u64).to_le_bytes());
         branch.push(B256::from(length));

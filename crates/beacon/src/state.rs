@@ -679,6 +679,12 @@ impl BeaconState {
 
     /// The `hash_tree_root`s of the 38 fields, in order (after [`Self::check`]).
     pub fn field_roots(&self, p: &StateParams) -> Result<Vec<B256>, StateError> {
+        self.roots(p, true)
+    }
+
+    /// The field roots; that of `validators` zero unless `with_validators` (the prover hashes the
+    /// validators itself, once).
+    fn roots(&self, p: &StateParams, with_validators: bool) -> Result<Vec<B256>, StateError> {
         self.check(p)?;
         let registry = p.validator_registry_limit;
         let list = |roots: Vec<B256>, limit: usize| composite_list_root(&roots, limit);
@@ -700,7 +706,11 @@ impl BeaconState {
                 p.eth1_votes_limit(),
             ),
             u(self.eth1_deposit_index),
-            list(self.validators.iter().map(TreeHash::tree_hash_root).collect(), registry),
+            if with_validators {
+                list(self.validators.iter().map(TreeHash::tree_hash_root).collect(), registry)
+            } else {
+                B256::ZERO
+            },
             basic_list_root(&le_words(&self.balances), self.balances.len(), 8, registry),
             roots_vector_root(&self.randao_mixes),
             merkle_root(&le_words(&self.slashings), 0),
@@ -780,7 +790,8 @@ impl BeaconState {
                 p.validator_registry_limit
             )));
         }
-        let roots = self.field_roots(p)?;
+        // `StateProver::new` computes the validators' root (and keeps their leaves for the branch).
+        let roots = self.roots(p, false)?;
         crate::ssz::StateProver::new(
             roots,
             p.slots_per_epoch as u64,

@@ -130,7 +130,7 @@ pub async fn deploy(
             "deploy Registry",
             TransactionRequest::default()
                 .with_deploy_code(registry_creation_code_with(&registry_config, slasher_address)),
-            3_000_000,
+            4_000_000,
         );
         let lookahead_config = LookaheadConfig {
             registry: registry_address,
