@@ -372,3 +372,71 @@ async fn states_in_ssz_by_state_root() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 406);
 }
+
+/// A one-route stub: answers every request with `status`, these headers and `body`.
+async fn raw_stub(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: Vec<u8>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("connection: close\r\n\r\n");
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A state of another fork, or an answer that is not SSZ, is refused with the reason (a client
+/// that ignores `Accept`, a pre-Fulu network); a 404 from every node is `None`.
+#[tokio::test]
+async fn states_of_other_forks_or_formats_are_refused() {
+    let (beacon, _, _) = stub(stub_config()).await;
+    let params = beacon.state_params();
+    let good = beacon.state(4).await.unwrap().to_ssz_bytes(&params).unwrap();
+    const SSZ: &str = "application/octet-stream";
+    let electra =
+        raw_stub(200, &[("content-type", SSZ), ("eth-consensus-version", "electra")], good.clone())
+            .await;
+    let json = raw_stub(
+        200,
+        &[("content-type", "application/json"), ("eth-consensus-version", "fulu")],
+        b"{\"data\":{}}".to_vec(),
+    )
+    .await;
+    let unversioned = raw_stub(200, &[("content-type", SSZ)], good.clone()).await;
+    let fulu =
+        raw_stub(200, &[("content-type", SSZ), ("eth-consensus-version", "Fulu")], good.clone())
+            .await;
+    let gone = raw_stub(404, &[("content-type", "application/json")], b"{}".to_vec()).await;
+    for (base, needle) in
+        [(&electra, "electra"), (&json, "application/json"), (&unversioned, "missing")]
+    {
+        match client(std::slice::from_ref(base), &[]).state("head", &params).await {
+            Err(BeaconError::Malformed { reason, .. }) => {
+                assert!(reason.contains(needle), "{reason}")
+            }
+            other => panic!("{base}: {other:?}"),
+        }
+    }
+    let read = client(&[fulu], &[]).state("head", &params).await.unwrap().unwrap();
+    assert_eq!(read.slot, 4);
+    assert_eq!(client(&[gone], &[]).state("head", &params).await.unwrap(), None);
+    // A refusing node does not hide a good one behind it.
+    let both = client(&[electra, beacon.url()], &[]);
+    assert_eq!(both.state("4", &params).await.unwrap().map(|s| s.slot), Some(4));
+}
