@@ -23,8 +23,8 @@
 //!   quiet chain's value. Its root is the header's `state_root`, so `proposer_lookahead` and
 //!   `validators[i].pubkey` can be proven against a block root exactly as on a real network.
 //!   `GET /eth/v2/debug/beacon/states/{state_id}` serves it in SSZ as consensus clients do
-//!   (`head`, `genesis`, `finalized`, `justified`, a slot with a block, or a `0x` state root; JSON:
-//!   406).
+//!   (`head`, `genesis`, `finalized`, `justified`, a slot with a block, or a `0x` state root; an
+//!   `Accept` asking for JSON only: 406).
 //! - **EIP-4788** (with [`DevBeaconConfig::beacon_roots`]): anvil has no beacon roots contract,
 //!   so the service installs the EIP-4788 code at its address and, for every execution block it
 //!   indexes, writes the parent beacon block root under the block's timestamp in the contract's
@@ -704,6 +704,16 @@ fn parse_block_id(id: &str) -> Option<BlockId> {
     }
 }
 
+/// Whether an `Accept` header admits SSZ: absent, `*/*`, `application/*` or
+/// `application/octet-stream` among its media ranges (parameters such as `q` ignored).
+fn accepts_ssz(accept: &str) -> bool {
+    accept.trim().is_empty()
+        || accept.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            matches!(media, "*/*" | "application/*" | "application/octet-stream")
+        })
+}
+
 /// Decodes `%XX` escapes and `+` of a query component.
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -875,8 +885,8 @@ impl Shared {
         response
     }
 
-    /// `GET /eth/v2/debug/beacon/states/{state_id}`: the post-state of a block in SSZ
-    /// (`Accept: application/octet-stream`; JSON is not served: 406). State ids as real clients
+    /// `GET /eth/v2/debug/beacon/states/{state_id}`: the post-state of a block in SSZ (for any
+    /// `Accept` admitting it; JSON alone is not served: 406). State ids as real clients
     /// take them: `head`, `genesis`, `finalized`, `justified`, a slot (404 if the slot has no
     /// block: the devnet does not advance states through empty slots) or a `0x` state root.
     async fn debug_state(&self, id: &str, accept: &str) -> Response<Full<hyper::body::Bytes>> {
@@ -892,7 +902,7 @@ impl Shared {
         let Some(parsed) = parse_block_id(id) else {
             return json_answer(error(StatusCode::BAD_REQUEST, format!("Invalid state ID: {id}")));
         };
-        if !accept.contains("application/octet-stream") {
+        if !accepts_ssz(accept) {
             return json_answer(error(
                 StatusCode::NOT_ACCEPTABLE,
                 "the devnet beacon serves states in SSZ only (Accept: application/octet-stream)",
@@ -1351,6 +1361,16 @@ mod tests {
                     validator_pubkey(cfg.validator_seed, proof.validator_index)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn accept_headers() {
+        for yes in ["", "*/*", "application/octet-stream", "application/json;q=0.9, */*;q=0.1"] {
+            assert!(accepts_ssz(yes), "{yes}");
+        }
+        for no in ["application/json", "text/html, application/json;q=0.5"] {
+            assert!(!accepts_ssz(no), "{no}");
         }
     }
 
