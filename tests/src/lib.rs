@@ -111,9 +111,17 @@ impl TestNet {
 
     /// Starts a devnet with 1-second L1 blocks in sequencing `mode` (`None`: the chain spec's).
     pub async fn start_with(mode: Option<based_devnet::SequencingMode>) -> eyre::Result<Self> {
+        Self::start_configured(mode, |_| {}).await
+    }
+
+    /// [`Self::start_with`], with `adjust` applied to the devnet's configuration last.
+    pub async fn start_configured(
+        mode: Option<based_devnet::SequencingMode>,
+        adjust: impl FnOnce(&mut DevnetConfig),
+    ) -> eyre::Result<Self> {
         init_tracing();
         let dir = tempfile::tempdir()?;
-        let devnet = Devnet::start(DevnetConfig {
+        let mut config = DevnetConfig {
             l1_port: None,
             l2_port: 0,
             proposer_port: 0,
@@ -128,8 +136,10 @@ impl TestNet {
             page_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             // An answered hash means a promise: what the scenarios check.
             forward_unpromised: false,
-        })
-        .await?;
+            ..DevnetConfig::default()
+        };
+        adjust(&mut config);
+        let devnet = Devnet::start(config).await?;
         Ok(Self { devnet, dir })
     }
 

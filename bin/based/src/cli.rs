@@ -119,6 +119,16 @@ struct ProposerArgs {
     /// validator's committer.
     #[arg(long = "l1.beacon-url", env = "BASED_L1_BEACON_URL", value_delimiter = ',')]
     beacon_urls: Vec<String>,
+    /// Blob sidecar format of proposals: `eip4844` (before Osaka), `eip7594` (cell proofs, from
+    /// Osaka on) or `auto` (the last format the L1 accepted; a refused send is retried once in the
+    /// other format).
+    #[arg(
+        long = "l1.blob-sidecar",
+        env = "BASED_L1_BLOB_SIDECAR",
+        default_value = "auto",
+        value_parser = ["auto", "eip4844", "eip7594"]
+    )]
+    blob_sidecar: String,
     /// Most transactions queued in the pool (promised and ordinary); a full pool evicts its
     /// worst-paying ordinary transaction for a better-paying one.
     #[arg(
@@ -201,6 +211,24 @@ struct DevnetArgs {
         action = clap::ArgAction::Set
     )]
     forward_unpromised: bool,
+    /// The L1's hardfork (anvil's `--hardfork`): `prague`, or `osaka` for an L1 past Fusaka
+    /// (where blob transactions carry EIP-7594 cell proofs).
+    #[arg(
+        long = "l1.hardfork",
+        env = "BASED_DEVNET_L1_HARDFORK",
+        default_value = "prague",
+        value_parser = ["prague", "osaka"]
+    )]
+    l1_hardfork: String,
+    /// Blob sidecar format of the devnet proposer: `auto`, `eip4844` or `eip7594` (see
+    /// `based proposer --help`).
+    #[arg(
+        long = "l1.blob-sidecar",
+        env = "BASED_DEVNET_BLOB_SIDECAR",
+        default_value = "auto",
+        value_parser = ["auto", "eip4844", "eip7594"]
+    )]
+    blob_sidecar: String,
 }
 
 fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
@@ -383,6 +411,7 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
         pool_capacity,
         max_blobs: args.max_blobs,
         beacon_urls: args.beacon_urls,
+        blob_sidecar: args.blob_sidecar.parse().map_err(|e: String| eyre::eyre!(e))?,
     };
     let handle = based_proposer::spawn_with_pool(config, pool).await?;
     if let Some(metrics) = &metrics {
@@ -411,6 +440,8 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         metrics_addr: args.metrics.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         page_addr: args.page_addr,
         forward_unpromised: args.forward_unpromised,
+        l1_hardfork: args.l1_hardfork,
+        blob_sidecar: args.blob_sidecar.parse().map_err(|e: String| eyre::eyre!(e))?,
     })
     .await?;
     let keys_file = write_dev_keys(&datadir)?;

@@ -113,6 +113,10 @@ pub struct DevnetConfig {
     /// The gateway hands a transaction it has no slot to promise for to the proposer as an
     /// ordinary one instead of refusing it (`--gateway.forward-unpromised`).
     pub forward_unpromised: bool,
+    /// The L1's hardfork (anvil `--hardfork`): `prague`, or `osaka` to run the L1 past Fusaka.
+    pub l1_hardfork: String,
+    /// The proposer's blob sidecar format (`--l1.blob-sidecar`).
+    pub blob_sidecar: based_proposer::sidecar::SidecarMode,
 }
 
 impl Default for DevnetConfig {
@@ -131,6 +135,8 @@ impl Default for DevnetConfig {
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             page_addr: SocketAddr::from(([127, 0, 0, 1], page::DEFAULT_PAGE_PORT)),
             forward_unpromised: false,
+            l1_hardfork: "prague".into(),
+            blob_sidecar: based_proposer::sidecar::SidecarMode::Auto,
         }
     }
 }
@@ -290,6 +296,7 @@ impl Devnet {
             // anvil's `safe`/`finalized` tags trail the head by one and two epochs: the same
             // epoch as the devnet beacon service and the contracts' slot clock.
             extra_args: vec!["--slots-in-an-epoch".into(), seq.slots_per_epoch.to_string()],
+            hardfork: cfg.l1_hardfork.clone(),
             ..AnvilOptions::default()
         })?;
         let l1_url = anvil.endpoint();
@@ -425,6 +432,7 @@ impl Devnet {
             pool_capacity: 10_000,
             max_blobs: 6,
             beacon_urls: vec![beacon.url()],
+            blob_sidecar: cfg.blob_sidecar,
         })
         .await
         .map_err(|e| DevnetError::Proposer(e.to_string()))?;

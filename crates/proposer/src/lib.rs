@@ -28,6 +28,7 @@ pub mod lookahead;
 pub mod pool;
 pub mod posting;
 mod rpc;
+pub mod sidecar;
 
 use accounts::{AccountSource, L2Accounts};
 use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
@@ -160,6 +161,8 @@ pub struct ProposerConfig {
     /// proposer posts each next epoch's lookahead when its signer is an opted-in committer
     /// ([`lookahead::post_next_epoch`]). Empty: it never posts a lookahead.
     pub beacon_urls: Vec<String>,
+    /// How the blob sidecar format is chosen (EIP-4844 before Osaka, EIP-7594 from it on).
+    pub blob_sidecar: sidecar::SidecarMode,
 }
 
 /// Errors of one proposal attempt.
@@ -556,6 +559,7 @@ async fn run(
     // Proposals and lookahead posts sign with the same key: one send at a time (nonce read +
     // submission), receipts awaited outside the lock.
     let send_lock = Arc::new(tokio::sync::Mutex::new(()));
+    let blob_sidecar = sidecar::SidecarChooser::new(config.blob_sidecar);
     // The lookahead is posted by its own task, so that waiting for a post's receipt never delays
     // a proposal (with short slots that wait alone can miss the slot a promise was made for).
     let poster_task = poster.map(|poster| {
@@ -647,9 +651,16 @@ async fn run(
             },
             None => 0,
         };
-        let sent =
-            propose_once(&config, &l1, l2.as_ref(), txs.clone(), last_timestamp, &pool, &send_lock)
-                .await;
+        let sent = propose_once(
+            &config,
+            &l1,
+            l2.as_ref(),
+            txs.clone(),
+            last_timestamp,
+            &pool,
+            Submit { lock: &send_lock, sidecar: &blob_sidecar },
+        )
+        .await;
         match sent {
             Ok(Landed { timestamp, tx_hash, l1_block, l1_hash, included }) => {
                 // The posting latency of its promised transactions, by the landing block's time
@@ -787,8 +798,9 @@ async fn propose_once<P: Provider, Q: Provider>(
     txs: Vec<PooledTx>,
     last_timestamp: u64,
     pool: &TxPool,
-    send_lock: &tokio::sync::Mutex<()>,
+    submit: Submit<'_>,
 ) -> Result<Landed, ProposerError> {
+    let Submit { lock: send_lock, sidecar: blob_sidecar } = submit;
     let rpc = |e: alloy_transport::TransportError| ProposerError::Rpc(e.to_string());
     let started = std::time::Instant::now();
     let ms =
@@ -836,17 +848,36 @@ async fn propose_once<P: Provider, Q: Provider>(
     let mut request = TransactionRequest::default()
         .with_to(config.inbox)
         .with_input(Bytes::from(input))
-        .with_gas_limit(gas_limit)
-        .with_blob_sidecar_4844(sidecar);
+        .with_gas_limit(gas_limit);
     request.max_fee_per_blob_gas = Some(blob_fee.saturating_mul(2).max(1));
-    request.populate_blob_hashes();
     let built_ms = ms(started);
     let sending = std::time::Instant::now();
-    let (pending, lock_ms) = {
-        let _sending = send_lock.lock().await;
-        let lock_ms = ms(sending);
-        (l1.send_transaction(request).await.map_err(rpc)?, lock_ms)
+    let lock_ms = std::sync::atomic::AtomicU64::new(0);
+    let send = |format: sidecar::SidecarFormat| {
+        let (sidecar, mut request) = (sidecar.clone(), request.clone());
+        let lock_ms = &lock_ms;
+        async move {
+            // Cell proofs cost CPU: computed off the async workers, before taking the lock.
+            let variant = tokio::task::spawn_blocking(move || sidecar::in_format(sidecar, format))
+                .await
+                .map_err(|e| SendFailure::Encode(e.to_string()))?
+                .map_err(SendFailure::Encode)?;
+            request.set_blob_sidecar(variant);
+            request.populate_blob_hashes();
+            let waiting = std::time::Instant::now();
+            let _sending = send_lock.lock().await;
+            lock_ms.store(ms(waiting), std::sync::atomic::Ordering::Relaxed);
+            l1.send_transaction(request).await.map_err(SendFailure::Rpc)
+        }
     };
+    let pending = blob_sidecar
+        .send(send, |e| matches!(e, SendFailure::Rpc(e) if e.as_error_resp().is_some()))
+        .await
+        .map_err(|e| match e {
+            SendFailure::Rpc(e) => rpc(e),
+            SendFailure::Encode(e) => ProposerError::Encode(e),
+        })?;
+    let lock_ms = lock_ms.load(std::sync::atomic::Ordering::Relaxed);
     metrics::counter!(based_metrics::names::PROPOSALS_SENT).increment(1);
     let tx_hash = *pending.tx_hash();
     debug!(target: "proposer", %tx_hash, l1_head = l1_head.header.number, promised = promised_count, built_ms, lock_ms, send_ms = ms(sending), "proposal sent");
@@ -885,6 +916,32 @@ async fn propose_once<P: Provider, Q: Provider>(
         l1_hash: receipt.block_hash.unwrap_or_default(),
         included,
     })
+}
+
+/// How proposals reach the L1: one send at a time (shared with the lookahead posts), in the
+/// chosen sidecar format.
+#[derive(Debug, Clone, Copy)]
+struct Submit<'a> {
+    lock: &'a tokio::sync::Mutex<()>,
+    sidecar: &'a sidecar::SidecarChooser,
+}
+
+/// Why a proposal could not be sent.
+#[derive(Debug)]
+enum SendFailure {
+    /// The sidecar could not be put in the wanted format.
+    Encode(String),
+    /// The L1 refused the transaction or could not be reached.
+    Rpc(alloy_transport::TransportError),
+}
+
+impl std::fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Encode(e) => write!(f, "encode: {e}"),
+            Self::Rpc(e) => write!(f, "rpc: {e}"),
+        }
+    }
 }
 
 /// The sidecar of an empty one-block batch for no chain (chain id 0: derivation of any chain

@@ -797,6 +797,20 @@ fn package_arguments_and_pins_are_consistent() -> eyre::Result<()> {
     if params["network_params"]["electra_fork_epoch"].as_u64() != Some(0) {
         problems.push("network_params.yaml: Electra (Prague) is not active from genesis".into());
     }
+    // Under Fulu (Osaka) the execution clients take only EIP-7594 sidecars: the proposer must not
+    // be pinned to EIP-4844 then.
+    let fulu_scheduled =
+        params["network_params"]["fulu_fork_epoch"].as_u64().is_some_and(|e| e < u64::MAX);
+    let proposer_flags = params["based"]["extra_args"]["proposer"]
+        .as_sequence()
+        .map(|f| f.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if fulu_scheduled && proposer_flags.iter().any(|f| f.ends_with("blob-sidecar=eip4844")) {
+        problems.push(
+            "network_params.yaml: Fulu is scheduled but the proposer is pinned to EIP-4844 sidecars"
+                .into(),
+        );
+    }
 
     // Pins: a released ethereum-package tag, a foundry version tag.
     let main = &files.iter().find(|(p, _)| p == "kurtosis/main.star").expect("main.star").1;

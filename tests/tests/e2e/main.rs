@@ -25,6 +25,7 @@ mod l2_transfer;
 mod lookahead_contest;
 mod metrics;
 mod opt_in_sequencing;
+mod osaka_l1;
 mod repeated_deposits;
 mod slashing;
 mod two_nodes_agree;
