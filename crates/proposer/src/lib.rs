@@ -451,9 +451,16 @@ pub async fn spawn_with_pool(
     // `based_postingStatus` says not ready, and a gateway promises nothing.
     let stats = Arc::new(posting::PostingStats::default());
     let warmed = stats.clone();
+    let cell_proofs = config.blob_sidecar == sidecar::SidecarMode::Eip7594;
     tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let _ = warm_up_sidecar();
+        let warm = warm_up_sidecar();
+        // Pinned to cell proofs: build their tables now too, not in the first proposal.
+        if let Ok(warm) = warm
+            && cell_proofs
+        {
+            let _ = sidecar::in_format(warm, sidecar::SidecarFormat::Eip7594);
+        }
         warmed.set_ready();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         debug!(target: "proposer", elapsed_ms, "blob encoder warmed up");
