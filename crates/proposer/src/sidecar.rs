@@ -288,19 +288,45 @@ mod tests {
         assert!("osaka".parse::<SidecarMode>().is_err());
     }
 
-    /// The EIP-7594 form keeps blobs, commitments and versioned hashes and carries 128 cell
-    /// proofs per blob that verify.
+    /// The EIP-7594 form keeps blobs, commitments and versioned hashes (in order) and carries 128
+    /// cell proofs per blob that verify, for a sidecar of several blobs split across threads.
     #[test]
     fn cell_proofs_verify() {
-        let sidecar = crate::warm_up_sidecar().unwrap();
+        use alloy_primitives::{Address, B256, Bytes, keccak256};
+        use based_primitives::{Batch, BlockManifest, L1Anchor};
+        // Incompressible: every 32-byte word is a distinct hash.
+        let transactions = (0..4_000u32)
+            .map(|i| {
+                let word = |j: u8| keccak256([&i.to_le_bytes()[..], &[j]].concat()).0;
+                Bytes::from([word(0), word(1), word(2)].concat())
+            })
+            .collect();
+        let batch = Batch {
+            chain_id: 1,
+            manifests: vec![BlockManifest {
+                timestamp: 1,
+                fee_recipient: Address::ZERO,
+                gas_limit: 30_000_000,
+                anchor: L1Anchor { number: 0, hash: B256::ZERO },
+                transactions,
+            }],
+        };
+        let sidecar = crate::encode_sidecar(&batch).unwrap();
+        assert!(sidecar.blobs.len() >= 3, "{} blobs", sidecar.blobs.len());
         let hashes: Vec<_> = sidecar.versioned_hashes().collect();
+        let blobs = sidecar.blobs.clone();
         let BlobTransactionSidecarVariant::Eip7594(s) =
             in_format(sidecar, SidecarFormat::Eip7594).unwrap()
         else {
             panic!("not EIP-7594");
         };
+        assert_eq!(s.blobs, blobs);
         assert_eq!(s.versioned_hashes().collect::<Vec<_>>(), hashes);
         assert_eq!(s.cell_proofs.len(), s.blobs.len() * 128);
         s.validate(&hashes, c_kzg::ethereum_kzg_settings(0)).unwrap();
+        // Proofs in another blob order do not verify: the order is checked.
+        let mut swapped = s;
+        swapped.cell_proofs.rotate_left(128);
+        assert!(swapped.validate(&hashes, c_kzg::ethereum_kzg_settings(0)).is_err());
     }
 }
