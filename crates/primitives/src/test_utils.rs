@@ -277,6 +277,27 @@ pub fn realistic_batch(seed: u64, blocks: usize, txs_per_block: usize) -> Batch 
     BatchGenerator::new(seed, DEVNET_CHAIN_ID).batch(blocks, txs_per_block)
 }
 
+/// A one-block batch of `count` incompressible 96-byte stand-in transactions (every 32-byte word a
+/// distinct hash): about 1,300 of them fill a blob, whatever the compressor.
+pub fn incompressible_batch(chain_id: u64, count: u32) -> Batch {
+    let transactions = (0..count)
+        .map(|i| {
+            let word = |j: u8| keccak256([&i.to_le_bytes()[..], &[j]].concat()).0;
+            Bytes::from([word(0), word(1), word(2)].concat())
+        })
+        .collect();
+    Batch {
+        chain_id,
+        manifests: vec![BlockManifest {
+            timestamp: 1,
+            fee_recipient: Address::ZERO,
+            gas_limit: 30_000_000,
+            anchor: L1Anchor { number: 0, hash: B256::ZERO },
+            transactions,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,37 +6,8 @@
 
 #![allow(clippy::print_stdout, missing_docs)]
 
-use alloy_primitives::{Address, B256, Bytes};
-use based_primitives::{Batch, BlockManifest, L1Anchor};
 use based_proposer::sidecar::{SidecarFormat, in_format};
 use std::time::{Duration, Instant};
-
-/// A batch whose compressed form fills about `blobs` blobs (incompressible transactions).
-fn batch(blobs: usize) -> Batch {
-    let mut seed = B256::repeat_byte(7);
-    let transactions = (0..blobs * 1_000)
-        .map(|_| {
-            seed = alloy_primitives::keccak256(seed);
-            let mut tx = Vec::with_capacity(128);
-            for i in 0..4u8 {
-                tx.extend_from_slice(
-                    alloy_primitives::keccak256([seed.as_slice(), &[i]].concat()).as_slice(),
-                );
-            }
-            Bytes::from(tx)
-        })
-        .collect();
-    Batch {
-        chain_id: 1,
-        manifests: vec![BlockManifest {
-            timestamp: 1,
-            fee_recipient: Address::ZERO,
-            gas_limit: 30_000_000,
-            anchor: L1Anchor { number: 0, hash: B256::ZERO },
-            transactions,
-        }],
-    }
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -51,7 +22,7 @@ fn main() {
     );
     println!("| ---: | ---: | ---: | ---: |");
     for blobs in [1usize, 3, 6] {
-        let b = batch(blobs);
+        let b = based_primitives::test_utils::incompressible_batch(1, blobs as u32 * 1_300);
         let (mut encode, mut convert) = (Vec::new(), Vec::new());
         let mut count = 0;
         for _ in 0..runs {

@@ -292,25 +292,7 @@ mod tests {
     /// cell proofs per blob that verify, for a sidecar of several blobs split across threads.
     #[test]
     fn cell_proofs_verify() {
-        use alloy_primitives::{Address, B256, Bytes, keccak256};
-        use based_primitives::{Batch, BlockManifest, L1Anchor};
-        // Incompressible: every 32-byte word is a distinct hash.
-        let transactions = (0..4_000u32)
-            .map(|i| {
-                let word = |j: u8| keccak256([&i.to_le_bytes()[..], &[j]].concat()).0;
-                Bytes::from([word(0), word(1), word(2)].concat())
-            })
-            .collect();
-        let batch = Batch {
-            chain_id: 1,
-            manifests: vec![BlockManifest {
-                timestamp: 1,
-                fee_recipient: Address::ZERO,
-                gas_limit: 30_000_000,
-                anchor: L1Anchor { number: 0, hash: B256::ZERO },
-                transactions,
-            }],
-        };
+        let batch = based_primitives::test_utils::incompressible_batch(1, 4_000);
         let sidecar = crate::encode_sidecar(&batch).unwrap();
         assert!(sidecar.blobs.len() >= 3, "{} blobs", sidecar.blobs.len());
         let hashes: Vec<_> = sidecar.versioned_hashes().collect();
