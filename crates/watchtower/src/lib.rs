@@ -54,10 +54,12 @@ pub fn execution_of(
     tx_hash: alloy_primitives::B256,
 ) -> Execution {
     let Some(l2) = l2 else { return Execution::Unchecked };
+    // Progress first: a transaction derived between the two reads is then found, not skipped.
+    let derived = l2.l1_processed() >= l1_block;
     if let Some((l2_block, index, success)) = l2.executed(tx_hash) {
         return Execution::Executed { l2_block, index, success };
     }
-    if l2.l1_processed() >= l1_block { Execution::Skipped } else { Execution::Pending }
+    if derived { Execution::Skipped } else { Execution::Pending }
 }
 
 /// Default cap on watched promises.
@@ -149,6 +151,20 @@ mod tests {
         }
     }
 
+    /// A chain that derives the keeping L1 block (and executes every transaction, in block 8) as
+    /// soon as its progress is read.
+    struct Racing(std::sync::atomic::AtomicBool);
+
+    impl L2Chain for Racing {
+        fn l1_processed(&self) -> u64 {
+            self.0.swap(true, std::sync::atomic::Ordering::SeqCst);
+            10
+        }
+        fn executed(&self, _: B256) -> Option<(u64, u64, bool)> {
+            self.0.load(std::sync::atomic::Ordering::SeqCst).then_some((8, 0, true))
+        }
+    }
+
     /// Executed if the chain has it; otherwise pending until the keeping L1 block is derived,
     /// then skipped; unchecked without a view of the chain.
     #[test]
@@ -165,6 +181,12 @@ mod tests {
         let chain = Fake { processed: 10, executed: None };
         assert_eq!(execution_of(Some(&chain), 10, other), Execution::Skipped);
         assert_eq!(execution_of(Some(&chain), 11, other), Execution::Pending);
+        // Derived between the reads: found, not skipped.
+        let racing = Racing(std::sync::atomic::AtomicBool::new(false));
+        assert_eq!(
+            execution_of(Some(&racing), 10, tx),
+            Execution::Executed { l2_block: 8, index: 0, success: true }
+        );
         let json =
             serde_json::to_value(Execution::Executed { l2_block: 7, index: 3, success: true })
                 .unwrap_or_default();
