@@ -126,9 +126,9 @@ struct ProposerArgs {
         long = "l1.blob-sidecar",
         env = "BASED_L1_BLOB_SIDECAR",
         default_value = "auto",
-        value_parser = ["auto", "eip4844", "eip7594"]
+        value_parser = parse_blob_sidecar
     )]
-    blob_sidecar: String,
+    blob_sidecar: based_proposer::sidecar::SidecarMode,
     /// Most transactions queued in the pool (promised and ordinary); a full pool evicts its
     /// worst-paying ordinary transaction for a better-paying one.
     #[arg(
@@ -226,9 +226,14 @@ struct DevnetArgs {
         long = "l1.blob-sidecar",
         env = "BASED_DEVNET_BLOB_SIDECAR",
         default_value = "auto",
-        value_parser = ["auto", "eip4844", "eip7594"]
+        value_parser = parse_blob_sidecar
     )]
-    blob_sidecar: String,
+    blob_sidecar: based_proposer::sidecar::SidecarMode,
+}
+
+/// `auto`, `eip4844` or `eip7594` (`--l1.blob-sidecar`).
+fn parse_blob_sidecar(s: &str) -> Result<based_proposer::sidecar::SidecarMode, String> {
+    s.parse()
 }
 
 fn parse_mode(s: &str) -> Result<based_devnet::SequencingMode, String> {
@@ -411,7 +416,7 @@ async fn proposer(args: ProposerArgs) -> eyre::Result<()> {
         pool_capacity,
         max_blobs: args.max_blobs,
         beacon_urls: args.beacon_urls,
-        blob_sidecar: args.blob_sidecar.parse().map_err(|e: String| eyre::eyre!(e))?,
+        blob_sidecar: args.blob_sidecar,
     };
     let handle = based_proposer::spawn_with_pool(config, pool).await?;
     if let Some(metrics) = &metrics {
@@ -441,7 +446,7 @@ async fn devnet(args: DevnetArgs) -> eyre::Result<()> {
         page_addr: args.page_addr,
         forward_unpromised: args.forward_unpromised,
         l1_hardfork: args.l1_hardfork,
-        blob_sidecar: args.blob_sidecar.parse().map_err(|e: String| eyre::eyre!(e))?,
+        blob_sidecar: args.blob_sidecar,
     })
     .await?;
     let keys_file = write_dev_keys(&datadir)?;

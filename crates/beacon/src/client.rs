@@ -179,18 +179,9 @@ impl BeaconClient {
         let spec: Envelope<HashMap<String, serde_json::Value>> =
             self.get_json(base, "eth/v1/config/spec", &[], MAX_SMALL_RESPONSE_BYTES).await?;
         let number = |key: &str| -> Result<u64, BeaconError> {
-            let value = spec.data.get(key).ok_or_else(|| BeaconError::Malformed {
-                url: base.to_string(),
-                reason: format!("spec has no {key}"),
-            })?;
-            let parsed = match value {
-                serde_json::Value::String(s) => s.parse().ok(),
-                other => other.as_u64(),
-            };
-            parsed.filter(|n| *n > 0).ok_or_else(|| BeaconError::Malformed {
-                url: base.to_string(),
-                reason: format!("bad {key}: {value}"),
-            })
+            crate::types::spec_number(&spec.data, key)
+                .and_then(|n| if n > 0 { Ok(n) } else { Err(format!("bad {key}: 0")) })
+                .map_err(|reason| BeaconError::Malformed { url: base.to_string(), reason })
         };
         Ok(Timing {
             genesis_time: genesis.data.genesis_time,

@@ -221,6 +221,19 @@ impl Index {
     fn head_slot(&self) -> u64 {
         self.blocks.last().map_or(0, |b| b.slot)
     }
+
+    /// The block `id` names; a root is a block root, or a state root if `state_root` (the ids of
+    /// `/eth/v2/debug/beacon/states`).
+    fn find(&self, id: BlockId, state_root: bool) -> Option<&SlotBlock> {
+        match id {
+            BlockId::Head => self.blocks.last(),
+            BlockId::Genesis => self.blocks.first(),
+            BlockId::Finalized => self.at_or_before(self.finalized_slot),
+            BlockId::Slot(s) => self.at_slot(s),
+            BlockId::Root(r) if state_root => self.blocks.iter().rev().find(|b| b.state_root == r),
+            BlockId::Root(r) => self.by_root.get(&r).and_then(|i| self.blocks.get(*i)),
+        }
+    }
 }
 
 enum Backend {
@@ -704,6 +717,17 @@ fn parse_block_id(id: &str) -> Option<BlockId> {
     }
 }
 
+/// A JSON answer.
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<hyper::body::Bytes>> {
+    let mut response = Response::new(Full::new(hyper::body::Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// Whether an `Accept` header admits SSZ: absent, `*/*`, `application/*` or
 /// `application/octet-stream` among its media ranges (parameters such as `q` ignored).
 fn accepts_ssz(accept: &str) -> bool {
@@ -872,15 +896,11 @@ impl Shared {
             self.route(&path, query.as_deref()).await
         };
         debug!(target: TARGET, %path, status = status.as_u16(), "request");
-        let mut response = Response::new(Full::new(hyper::body::Bytes::from(body.to_string())));
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/json"),
-        );
+        let mut response = json_response(status, &body);
         if version {
-            headers.insert("eth-consensus-version", hyper::header::HeaderValue::from_static(FULU));
+            response
+                .headers_mut()
+                .insert("eth-consensus-version", hyper::header::HeaderValue::from_static(FULU));
         }
         response
     }
@@ -890,15 +910,7 @@ impl Shared {
     /// take them: `head`, `genesis`, `finalized`, `justified`, a slot (404 if the slot has no
     /// block: the devnet does not advance states through empty slots) or a `0x` state root.
     async fn debug_state(&self, id: &str, accept: &str) -> Response<Full<hyper::body::Bytes>> {
-        let json_answer = |(status, body): Answer| {
-            let mut response = Response::new(Full::new(hyper::body::Bytes::from(body.to_string())));
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("application/json"),
-            );
-            response
-        };
+        let json_answer = |(status, body): Answer| json_response(status, &body);
         let Some(parsed) = parse_block_id(id) else {
             return json_answer(error(StatusCode::BAD_REQUEST, format!("Invalid state ID: {id}")));
         };
@@ -909,17 +921,7 @@ impl Shared {
             ));
         }
         self.refresh().await;
-        let block = {
-            let index = self.index.lock().await;
-            match parsed {
-                BlockId::Head => index.blocks.last(),
-                BlockId::Genesis => index.blocks.first(),
-                BlockId::Finalized => index.at_or_before(index.finalized_slot),
-                BlockId::Slot(s) => index.at_slot(s),
-                BlockId::Root(r) => index.blocks.iter().rev().find(|b| b.state_root == r),
-            }
-            .cloned()
-        };
+        let block = self.index.lock().await.find(parsed, true).cloned();
         let Some(block) = block else {
             return json_answer(not_found(format!("state {id}")));
         };
@@ -1032,13 +1034,7 @@ impl Shared {
             .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("Invalid block ID: {id}")))?;
         self.refresh().await;
         let index = self.index.lock().await;
-        let block = match parsed {
-            BlockId::Head => index.blocks.last(),
-            BlockId::Genesis => index.blocks.first(),
-            BlockId::Finalized => index.at_or_before(index.finalized_slot),
-            BlockId::Slot(s) => index.at_slot(s),
-            BlockId::Root(r) => index.by_root.get(&r).and_then(|i| index.blocks.get(*i)),
-        };
+        let block = index.find(parsed, false);
         Ok(block.map(|b| (b.clone(), b.slot <= index.finalized_slot, index.head_slot())))
     }
 

@@ -214,11 +214,10 @@ pub fn pack_u64(values: &[u64]) -> Vec<B256> {
         .collect()
 }
 
-/// `hash_tree_root` of `validators` as a `List[Validator, 2^40]`.
-pub fn validators_root(validators: &[Validator]) -> B256 {
-    let roots: Vec<B256> = validators.iter().map(TreeHash::tree_hash_root).collect();
-    let (data_root, _) = merkle_branch(&roots, VALIDATOR_REGISTRY_DEPTH, 0);
-    tree_hash::mix_in_length(&data_root, validators.len())
+/// `hash_tree_root` of `validators` as a `List[Validator, 2^40]`, from the validators' own roots.
+pub fn validators_root(validator_roots: &[B256]) -> B256 {
+    let (data_root, _) = merkle_branch(validator_roots, VALIDATOR_REGISTRY_DEPTH, 0);
+    tree_hash::mix_in_length(&data_root, validator_roots.len())
 }
 
 /// `hash_tree_root` of `proposer_lookahead` (`Vector[uint64, 2 * slots_per_epoch]`).
@@ -275,8 +274,7 @@ impl StateProver {
         }
         let validator_roots: Vec<B256> = validators.iter().map(TreeHash::tree_hash_root).collect();
         if let Some(r) = field_roots.get_mut(VALIDATORS_FIELD) {
-            let (data_root, _) = merkle_branch(&validator_roots, VALIDATOR_REGISTRY_DEPTH, 0);
-            *r = tree_hash::mix_in_length(&data_root, validators.len());
+            *r = validators_root(&validator_roots);
         }
         if let Some(r) = field_roots.get_mut(PROPOSER_LOOKAHEAD_FIELD) {
             *r = lookahead_root(&proposer_lookahead, slots_per_epoch);

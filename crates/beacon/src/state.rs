@@ -149,18 +149,15 @@ impl StateParams {
     /// Every size must be present and positive (vectors and list limits at most 2^40);
     /// `BYTES_PER_LOGS_BLOOM` and `MAX_EXTRA_DATA_BYTES`, if present, must have their only values.
     pub fn from_spec(spec: &HashMap<String, serde_json::Value>) -> Result<Self, StateError> {
-        let get = |key: &str| -> Result<usize, StateError> {
-            let value =
-                spec.get(key).ok_or_else(|| StateError::Config(format!("spec has no {key}")))?;
-            let parsed = match value {
-                serde_json::Value::String(s) => s.parse::<u64>().ok(),
-                other => other.as_u64(),
-            };
-            parsed
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| (1..=1usize << 40).contains(n))
-                .ok_or_else(|| StateError::Config(format!("bad {key}: {value}")))
+        // Every size in `min..=2^40` (only `MIN_SEED_LOOKAHEAD` may be 0).
+        let within = |key: &str, min: usize| -> Result<usize, StateError> {
+            let n = crate::types::spec_number(spec, key).map_err(StateError::Config)?;
+            usize::try_from(n)
+                .ok()
+                .filter(|n| (min..=1usize << 40).contains(n))
+                .ok_or_else(|| StateError::Config(format!("bad {key}: {n}")))
         };
+        let get = |key: &str| within(key, 1);
         for (key, only) in [
             ("BYTES_PER_LOGS_BLOOM", BYTES_PER_LOGS_BLOOM),
             ("MAX_EXTRA_DATA_BYTES", MAX_EXTRA_DATA_BYTES),
@@ -169,11 +166,7 @@ impl StateParams {
                 return Err(StateError::Config(format!("{key} must be {only}")));
             }
         }
-        let min_seed_lookahead = match spec.get("MIN_SEED_LOOKAHEAD") {
-            // 0 is a valid value of this one.
-            Some(v) if v.as_str() == Some("0") || v.as_u64() == Some(0) => 0,
-            _ => get("MIN_SEED_LOOKAHEAD")?,
-        };
+        let min_seed_lookahead = within("MIN_SEED_LOOKAHEAD", 0)?;
         Ok(Self {
             slots_per_epoch: get("SLOTS_PER_EPOCH")?,
             min_seed_lookahead,

@@ -4,6 +4,18 @@
 
 use alloy_primitives::{B256, Bytes};
 use serde::{Deserialize, Deserializer, Serializer};
+use std::collections::HashMap;
+
+/// The number `key` of a `/eth/v1/config/spec` answer (clients write decimal strings; a JSON
+/// number is taken too), or why it is not one.
+pub fn spec_number(spec: &HashMap<String, serde_json::Value>, key: &str) -> Result<u64, String> {
+    let value = spec.get(key).ok_or_else(|| format!("spec has no {key}"))?;
+    match value {
+        serde_json::Value::String(s) => s.parse().ok(),
+        other => other.as_u64(),
+    }
+    .ok_or_else(|| format!("bad {key}: {value}"))
+}
 
 /// Serde for `u64` as a decimal string (`"12"`); plain JSON numbers are accepted when reading.
 pub mod quoted_u64 {

@@ -170,8 +170,9 @@ pub async fn beacon_root_at<P: alloy_provider::Provider>(
 /// (the latest one first) whose root the L1's EIP-4788 contract holds under its child's execution
 /// timestamp, and that block's post-state (`proposer_lookahead`, `validators`), checked against the
 /// header's `state_root`. The state is read in SSZ from the beacon API as every consensus client
-/// serves it (`GET /eth/v2/debug/beacon/states/{state_root}`, sizes from `/eth/v1/config/spec`;
-/// [`based_beacon::BeaconClient::state`]); a node must still hold that state (the previous epoch's).
+/// serves it (`GET /eth/v2/debug/beacon/states/{slot}`, then by state root; sizes from
+/// `/eth/v1/config/spec`; [`based_beacon::BeaconClient::state`]); a node must still hold that
+/// state (the previous epoch's).
 /// Whether the entry is actually wrong is the contract's call: see [`submit`], which simulates
 /// first.
 pub async fn find_evidence<P: alloy_provider::Provider>(
